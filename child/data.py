@@ -1,0 +1,160 @@
+"""Data sets as tensors: train / validation / test splits, normalised, ready to move to a device.
+
+The validation split is carved out of the training set with the run's seed; the reward is
+computed on it. The test split is the data set's own held-out set and is touched only to report
+the final accuracy of the best architecture.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+
+from child.config import DigitsConfig, Mnist1dConfig
+from child.errors import ConfigError, require
+
+
+@dataclass(frozen=True)
+class DataSplits:
+    """Train, validation and test tensors of one data set, with its number of classes."""
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one example: (C, L) for 1-D data, (C, H, W) for images."""
+        return tuple(self.train_x.shape[1:])
+
+    def to(self, device: torch.device | str) -> DataSplits:
+        """The same splits with every tensor on `device`."""
+        moved = {
+            f.name: getattr(self, f.name).to(device)
+            for f in dataclasses.fields(self)
+            if isinstance(getattr(self, f.name), torch.Tensor)
+        }
+        return dataclasses.replace(self, **moved)
+
+    def describe(self) -> str:
+        """One line: name, shape and split sizes."""
+        return (
+            f"{self.name}: input {tuple(self.input_shape)}, {self.num_classes} classes, "
+            f"train {len(self.train_y)} / val {len(self.val_y)} / test {len(self.test_y)}"
+        )
+
+
+def carve(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices 0..n-1 into (kept, carved) with `fraction` carved, deterministically."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_carved = int(round(n * fraction))
+    return np.sort(order[n_carved:]), np.sort(order[:n_carved])
+
+
+def make_splits(
+    name: str,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    val_fraction: float,
+    seed: int,
+    num_classes: int,
+) -> DataSplits:
+    """Carve a validation split from `train` and standardise all splits with train statistics."""
+    require(
+        0.0 < val_fraction < 1.0,
+        "dataset.val_fraction",
+        val_fraction,
+        "a fraction strictly between 0 and 1",
+    )
+    x, y = train
+    keep, val = carve(len(y), val_fraction, seed)
+    train_x = torch.as_tensor(x[keep], dtype=torch.float32)
+    # Per-channel statistics over every axis but the channel axis.
+    axes = [0] + list(range(2, train_x.ndim))
+    mean = train_x.mean(dim=axes, keepdim=True)
+    std = train_x.std(dim=axes, keepdim=True).clamp_min(1e-6)
+
+    def norm(a: np.ndarray) -> torch.Tensor:
+        return (torch.as_tensor(a, dtype=torch.float32) - mean) / std
+
+    def labels(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=torch.long)
+
+    return DataSplits(
+        name=name,
+        train_x=norm(x[keep]),
+        train_y=labels(y[keep]),
+        val_x=norm(x[val]),
+        val_y=labels(y[val]),
+        test_x=norm(test[0]),
+        test_y=labels(test[1]),
+        num_classes=num_classes,
+    )
+
+
+@lru_cache(maxsize=1)
+def _mnist1d_arrays() -> dict[str, np.ndarray]:
+    # make_dataset is deterministic (its args fix the seed) and takes ~1.5 s: build it once.
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    return make_dataset(get_dataset_args())
+
+
+def load_mnist1d(cfg: Mnist1dConfig, seed: int) -> DataSplits:
+    """MNIST-1D (Greydanus 2020) from the `mnist1d` generator: inputs (1, 40), 10 classes."""
+    d = _mnist1d_arrays()
+    return make_splits(
+        "mnist1d",
+        train=(d["x"][:, None, :], d["y"]),
+        test=(d["x_test"][:, None, :], d["y_test"]),
+        val_fraction=cfg.val_fraction,
+        seed=seed,
+        num_classes=10,
+    )
+
+
+def load_digits(cfg: DigitsConfig, seed: int) -> DataSplits:
+    """scikit-learn's 8×8 digits: inputs (1, 8, 8), 10 classes; the test split is fixed."""
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    require(
+        0.0 < cfg.test_fraction < 1.0,
+        "dataset.test_fraction",
+        cfg.test_fraction,
+        "a fraction strictly between 0 and 1",
+    )
+    bunch = sklearn_digits()
+    x = bunch.images[:, None, :, :].astype(np.float32)
+    y = bunch.target.astype(np.int64)
+    # The test split depends on split_seed only, so that runs with different seeds share it.
+    train, test = carve(len(y), cfg.test_fraction, cfg.split_seed)
+    return make_splits(
+        "digits", (x[train], y[train]), (x[test], y[test]), cfg.val_fraction, seed, 10
+    )
+
+
+Loader = Callable[[Any, int], DataSplits]
+DATASETS: dict[str, tuple[type, Loader]] = {
+    "mnist1d": (Mnist1dConfig, load_mnist1d),
+    "digits": (DigitsConfig, load_digits),
+}
+
+
+def load_dataset(cfg: Any, seed: int) -> DataSplits:
+    """Load the data set named by `cfg.name` (a schema instance from `child.config`)."""
+    if cfg.name not in DATASETS:
+        raise ConfigError(
+            f"dataset.name={cfg.name!r} is unknown: expected one of {sorted(DATASETS)}"
+        )
+    return DATASETS[cfg.name][1](cfg, seed)

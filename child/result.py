@@ -1,0 +1,47 @@
+"""What training one child returns: its reward and everything logged beside it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from child.architecture import Architecture
+
+STATUSES = ("ok", "diverged", "oom", "error")
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    """The outcome of one child: reward, validation accuracy, size, time and status.
+
+    `reward` is what the controller learns from. `val_acc` is the validation accuracy after
+    the last epoch. A child that failed (`status` other than "ok") has reward and val_acc 0.
+    `test_acc` stays None during search: test data is used only for the final report.
+    """
+
+    index: int
+    arch: Architecture
+    reward: float
+    val_acc: float
+    params: int
+    seconds: float
+    status: str = "ok"
+    message: str = ""
+    val_curve: tuple[float, ...] = field(default_factory=tuple)
+    test_acc: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; the architecture is nested as its own dict."""
+        data = asdict(self)
+        data["arch"] = self.arch.to_dict()
+        data["val_curve"] = list(self.val_curve)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChildResult:
+        """Inverse of `to_dict` (extra keys, such as the search step, are ignored)."""
+        names = {f for f in cls.__dataclass_fields__}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["arch"] = Architecture.from_dict(data["arch"])
+        kwargs["val_curve"] = tuple(data.get("val_curve", ()))
+        return cls(**kwargs)

@@ -1,0 +1,34 @@
+"""Search spaces, by name: `build_space(cfg)` turns a `search_space` config into a space."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from child.errors import ConfigError
+from child.spaces.base import Choice, Decision, SearchSpace, SkipChoice
+from child.spaces.macro import MacroSpace
+
+__all__ = ["Choice", "Decision", "SearchSpace", "SkipChoice", "MacroSpace", "build_space", "SPACES"]
+
+
+def _macro(cfg: Mapping[str, Any]) -> SearchSpace:
+    return MacroSpace(
+        num_layers=int(cfg["num_layers"]),
+        ops=tuple(cfg["ops"]),
+        widths=tuple(int(w) for w in cfg["widths"]),
+        skips=bool(cfg["skips"]),
+    )
+
+
+SPACES: dict[str, Callable[[Mapping[str, Any]], SearchSpace]] = {"macro": _macro}
+
+
+def build_space(cfg: Mapping[str, Any]) -> SearchSpace:
+    """The search space named by `cfg["name"]`, configured by the rest of `cfg`."""
+    name = cfg["name"]
+    if name not in SPACES:
+        raise ConfigError(
+            f"search_space.name={name!r} is unknown: expected one of {sorted(SPACES)}"
+        )
+    return SPACES[name](cfg)

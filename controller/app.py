@@ -1,0 +1,205 @@
+"""The search application: config → parts → search loop → final report."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+
+from child.data import DataSplits, load_dataset
+from child.errors import ConfigError, require
+from child.evaluators import ChildJob, LocalEvaluator, child_seed, evaluate_child
+from child.result import ChildResult
+from child.rewards import check_reward
+from child.spaces import build_space
+from child.trainer import check_recipe, resolve_device
+from controller.config import SearchConfig, typed_config
+from controller.console import SearchProgress, make_console, summary_table
+from controller.factory import build_controller, check_controller
+from controller.run_files import RunFiles, atomic_write_json
+from controller.search import Search, SearchState, max_samples, restore_state
+from controller.tb_log import SearchLogger, flat_hparams
+
+log = logging.getLogger(__name__)
+SUMMARY = "summary.json"
+
+
+def check_config(cfg: SearchConfig) -> None:
+    """Every check that can fail before any data is loaded or any child trained."""
+    b = cfg.budget
+    require(b.children >= 1, "budget.children", b.children, "an int >= 1")
+    require(
+        1 <= b.batch <= b.children,
+        "budget.batch",
+        b.batch,
+        f"an int in [1, budget.children={b.children}]",
+    )
+    require(b.minutes is None or b.minutes > 0, "budget.minutes", b.minutes, "null or > 0")
+    require(
+        max_samples(b) >= b.children,
+        "budget.max_samples",
+        b.max_samples,
+        f"null or >= budget.children={b.children}",
+    )
+    check_controller(cfg.controller)
+    check_recipe(cfg.child)
+    check_reward(cfg.reward)
+    build_space(_plain(cfg.search_space))
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    return OmegaConf.to_container(OmegaConf.structured(obj), resolve=True)  # type: ignore[return-value]
+
+
+def load_run_config(run_dir: Path) -> SearchConfig:
+    """The typed config a run was started with (its `.hydra/config.yaml`)."""
+    path = run_dir / ".hydra" / "config.yaml"
+    if not path.exists():
+        raise ConfigError(f"resume={str(run_dir)!r} is not a run directory: {path} is missing")
+    return typed_config(OmegaConf.load(path))
+
+
+def search_main(raw: DictConfig, run_dir: Path, console: Console | None = None) -> dict[str, Any]:
+    """Run (or resume) a whole search in `run_dir` and return its summary."""
+    console = console or make_console()
+    cfg = typed_config(raw)
+    if cfg.resume:
+        run_dir = Path(cfg.resume)
+        cfg = load_run_config(run_dir)
+    check_config(cfg)
+    files = RunFiles(run_dir)
+    if (run_dir / SUMMARY).exists():
+        console.print(f"Run {run_dir} already finished; nothing to do.", markup=False)
+        return json.loads((run_dir / SUMMARY).read_text())
+    if cfg.child.threads > 0:
+        torch.set_num_threads(cfg.child.threads)
+
+    device = resolve_device(cfg.child.device)
+    data = load_dataset(cfg.dataset, cfg.seed).to(device)
+    space_cfg = _plain(cfg.search_space)
+    space = build_space(space_cfg)
+    controller = build_controller(cfg.controller, space, cfg.seed)
+    evaluator = LocalEvaluator(data, space_cfg, cfg.child, cfg.reward)
+
+    checkpoint = files.load_checkpoint()
+    state, history = SearchState(), []
+    if checkpoint is not None:
+        state = restore_state(checkpoint)
+        controller.load_state_dict(checkpoint["controller"])
+        history = files.keep_children(state.lines)
+        console.print(
+            f"Resuming {run_dir} at step {state.step}: {state.evaluated} children done.",
+            markup=False,
+        )
+    elif files.children_path.exists():
+        files.keep_children(0)  # killed before the first checkpoint: start clean
+    log.info(
+        "data %s on %s; space %s; controller %s",
+        data.describe(),
+        device,
+        space.name,
+        cfg.controller.name,
+    )
+
+    logger = SearchLogger(run_dir, space, purge_step=state.step + 1 if checkpoint else None)
+    try:
+        with SearchProgress(cfg.budget.children, enabled=cfg.progress, console=console) as bar:
+            bar.child_done(state.evaluated, 0.0, state.best_reward)
+            search = Search(
+                controller,
+                evaluator,
+                cfg.budget,
+                cfg.seed,
+                files,
+                logger,
+                bar,
+                cache=cfg.cache,
+                state=state,
+                history=history,
+            )
+            state = search.run()
+        summary = finish(cfg, run_dir, state, controller.favourite(), data, space_cfg, logger)
+    finally:
+        evaluator.close()
+        logger.close()
+    console.print(summary_table(summary_rows(summary, run_dir), title="Search summary"))
+    return summary
+
+
+def finish(
+    cfg: SearchConfig,
+    run_dir: Path,
+    state: SearchState,
+    favourite: Any,
+    data: DataSplits,
+    space_cfg: dict[str, Any],
+    logger: SearchLogger,
+) -> dict[str, Any]:
+    """Report on the best child (retrained once for its test accuracy); write summary.json."""
+    best = state.best
+    test_acc = None
+    if best is not None and cfg.test_best and best["status"] == "ok":
+        result = ChildResult.from_dict(best)
+        job = ChildJob(result.index, result.arch, child_seed(cfg.seed, result.index))
+        retrained = evaluate_child(job, data, space_cfg, cfg.child, cfg.reward, evaluate_test=True)
+        test_acc = retrained.test_acc
+        best = {
+            **best,
+            "test_acc": test_acc,
+            "test_note": (
+                "test accuracy of this architecture retrained from scratch with the search recipe "
+                "and the child's seed; the reward and val_acc are search-time validation numbers"
+            ),
+        }
+        RunFiles(run_dir).write_best(best)
+    summary = {
+        "run_dir": str(run_dir),
+        "controller": cfg.controller.name,
+        "steps": state.step,
+        "children": state.evaluated,
+        "cached": state.cached,
+        "seconds": round(state.seconds, 2),
+        "controller_seconds": round(state.controller_seconds, 4),
+        "best": best,
+        "best_reward": state.best_reward,
+        "test_acc": test_acc,
+        "favourite": str(favourite) if favourite is not None else None,
+        "config": asdict(cfg),
+    }
+    metrics = {
+        "hparams/best_reward": state.best_reward,
+        "hparams/best_val_acc": float(best["val_acc"]) if best else 0.0,
+    }
+    if test_acc is not None:
+        metrics["hparams/test_acc"] = test_acc
+    logger.log_hparams(flat_hparams(summary["config"]), metrics)
+    atomic_write_json(run_dir / SUMMARY, summary)
+    return summary
+
+
+def summary_rows(summary: dict[str, Any], run_dir: Path) -> list[tuple[str, str]]:
+    """The rows of the end-of-search table."""
+    best = summary["best"] or {}
+    test = summary["test_acc"]
+    minutes = summary["seconds"] / 60
+    rows = [
+        ("best architecture", best.get("arch_str", "-")),
+        ("reward (search)", f"{summary['best_reward']:.4f}"),
+        ("validation accuracy (search)", f"{best.get('val_acc', 0.0):.4f}"),
+        ("test accuracy (retrained, search recipe)", f"{test:.4f}" if test is not None else "-"),
+        ("parameters", f"{best.get('params', 0):,}"),
+        ("children evaluated / cached", f"{summary['children']} / {summary['cached']}"),
+        (
+            "search time",
+            f"{minutes:.1f} min ({summary['children'] / max(minutes, 1e-9):.1f} children/min)",
+        ),
+        ("controller's favourite (greedy)", summary["favourite"] or "-"),
+        ("run directory", str(run_dir)),
+    ]
+    return rows

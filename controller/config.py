@@ -1,0 +1,158 @@
+"""Typed configs of the search half, and the Hydra ConfigStore entries for every schema.
+
+Each config group option in conf/ starts from one of these schemas (`/schema/<group>/<name>`),
+so a misspelt key or a value of the wrong type fails while Hydra composes the config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from child.config import (
+    ChildConfig,
+    DigitsConfig,
+    MacroSpaceConfig,
+    Mnist1dConfig,
+    RewardConfig,
+)
+from child.errors import ConfigError
+
+
+@dataclass
+class LSTMControllerConfig:
+    """The LSTM controller trained with REINFORCE (Zoph & Le 2017; ENAS, Pham et al. 2018)."""
+
+    name: str = "lstm"
+    hidden_size: int = 64
+    num_layers: int = 1
+    lr: float = 5e-3
+    temperature: float = 1.0
+    tanh_constant: float = 2.5
+    entropy_weight: float = 1e-4
+    baseline_decay: float = 0.95
+    skip_target: float = 0.4
+    skip_weight: float = 0.0
+    grad_clip: float = 5.0
+
+
+@dataclass
+class RandomControllerConfig:
+    """Random search: every architecture uniformly at random."""
+
+    name: str = "random"
+
+
+@dataclass
+class EvolutionControllerConfig:
+    """Regularized evolution (Real et al. 2019): tournament selection, oldest removed."""
+
+    name: str = "evolution"
+    population: int = 50
+    sample_size: int = 25
+
+
+@dataclass
+class LocalEvaluatorConfig:
+    """Train children one after another in the search process."""
+
+    name: str = "local"
+
+
+@dataclass
+class BudgetConfig:
+    """How much search to do: children evaluated, children per controller update, time."""
+
+    children: int = 100
+    batch: int = 5
+    minutes: float | None = None
+    max_samples: int | None = None
+
+
+@dataclass
+class SearchConfig:
+    """The whole search: one entry per config group, plus seed, budget and run options."""
+
+    dataset: Any = MISSING
+    search_space: Any = MISSING
+    controller: Any = MISSING
+    evaluator: Any = MISSING
+    child: ChildConfig = field(default_factory=ChildConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    seed: int = 0
+    cache: bool = True
+    test_best: bool = True
+    resume: str | None = None
+    progress: bool = True
+
+
+SCHEMAS: dict[str, dict[str, type]] = {
+    "dataset": {"mnist1d": Mnist1dConfig, "digits": DigitsConfig},
+    "search_space": {"macro": MacroSpaceConfig},
+    "controller": {
+        "lstm": LSTMControllerConfig,
+        "random": RandomControllerConfig,
+        "evolution": EvolutionControllerConfig,
+    },
+    "evaluator": {"local": LocalEvaluatorConfig},
+    "child": {"child": ChildConfig},
+    "reward": {"reward": RewardConfig},
+}
+
+
+def _if_set(value: Any, then: Any, otherwise: Any) -> Any:
+    return then if value not in (None, "") else otherwise
+
+
+def register_configs() -> None:
+    """Store the top-level schema as `search_schema` and each option schema as `/schema/...`.
+
+    Also registers the resolver `nas.if_set` (value, then, otherwise) used by conf/config.yaml
+    to point Hydra's run directory at the run being resumed.
+    """
+    OmegaConf.register_new_resolver("nas.if_set", _if_set, replace=True)
+    cs = ConfigStore.instance()
+    cs.store(name="search_schema", node=SearchConfig)
+    for group, schemas in SCHEMAS.items():
+        for name, node in schemas.items():
+            cs.store(group=f"schema/{group}", name=name, node=node)
+
+
+def typed_config(raw: DictConfig | dict[str, Any]) -> SearchConfig:
+    """A `SearchConfig` instance from a composed or saved config; every group gets its schema.
+
+    Saved configs (a run's .hydra/config.yaml) carry no types, so each group's schema is looked
+    up by its `name` key. Raises ConfigError for an unknown name, a misspelt key or a bad type.
+    """
+    raw = raw if isinstance(raw, DictConfig) else OmegaConf.create(raw)
+    merged = OmegaConf.structured(SearchConfig)
+    try:
+        for key in raw:
+            node = raw[key]
+            if key in SCHEMAS and key not in ("child", "reward"):
+                name = node.get("name")
+                if name not in SCHEMAS[key]:
+                    known = ", ".join(sorted(SCHEMAS[key]))
+                    raise ConfigError(f"{key}.name={name!r} is unknown: expected one of {known}")
+                node = OmegaConf.merge(OmegaConf.structured(SCHEMAS[key][name]), node)
+            merged[key] = node
+        return OmegaConf.to_object(merged)  # type: ignore[return-value]
+    except OmegaConfBaseException as err:
+        raise ConfigError(one_line(str(err))) from err
+
+
+def one_line(message: str) -> str:
+    """Fold an OmegaConf or Hydra error message onto one line, dropping the search-path dump."""
+    kept = []
+    for line in message.splitlines():
+        line = line.strip()
+        if line.startswith("Config search path") or line.startswith("provider="):
+            continue
+        if line:
+            kept.append(line.rstrip(".:") if line.endswith(":") else line)
+    return "; ".join(kept)

@@ -1,0 +1,72 @@
+"""Regularized (aging) evolution, Real et al. 2019."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from child.architecture import Architecture
+from child.spaces.base import SearchSpace
+from controller.config import EvolutionControllerConfig
+
+
+class RegularizedEvolution:
+    """Keeps the `population` most recent children; a child is a mutation of a tournament winner.
+
+    Until the population is full, proposals are random. Afterwards each proposal samples
+    `sample_size` members, takes the one with the highest reward and changes one of its
+    decisions. `learn` adds the new children and removes the oldest (not the worst) members.
+    """
+
+    def __init__(self, space: SearchSpace, cfg: EvolutionControllerConfig, seed: int) -> None:
+        self.space = space
+        self.cfg = cfg
+        self.rng = np.random.default_rng(seed)
+        self.population: deque[tuple[Architecture, float]] = deque()
+
+    def propose(self, n: int) -> list[Architecture]:
+        """`n` children: random while the population fills, then mutated tournament winners."""
+        archs = []
+        for _ in range(n):
+            if len(self.population) + len(archs) < self.cfg.population:
+                archs.append(self.space.sample(self.rng))
+            else:
+                archs.append(self.space.mutate(self._tournament(), self.rng))
+        return archs
+
+    def _tournament(self) -> Architecture:
+        size = min(self.cfg.sample_size, len(self.population))
+        picks = self.rng.choice(len(self.population), size=size, replace=False)
+        best = max(picks, key=lambda i: self.population[i][1])
+        return self.population[best][0]
+
+    def learn(self, archs: Sequence[Architecture], rewards: Sequence[float]) -> dict[str, float]:
+        """Add the children to the population; the oldest members die."""
+        for arch, reward in zip(archs, rewards, strict=True):
+            self.population.append((arch, float(reward)))
+            if len(self.population) > self.cfg.population:
+                self.population.popleft()
+        return {"population_mean_reward": float(np.mean([r for _, r in self.population]))}
+
+    def favourite(self) -> Architecture | None:
+        """The best member of the current population."""
+        if not self.population:
+            return None
+        return max(self.population, key=lambda member: member[1])[0]
+
+    def state_dict(self) -> dict[str, Any]:
+        """RNG state and population (as JSON strings and rewards)."""
+        return {
+            "rng": self.rng.bit_generator.state,
+            "population": [[a.to_json(), r] for a, r in self.population],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore RNG state and population."""
+        self.rng.bit_generator.state = state["rng"]
+        self.population = deque(
+            (Architecture.from_json(a), float(r)) for a, r in state["population"]
+        )

@@ -1,0 +1,62 @@
+"""Controllers by name: `build_controller` turns a `controller` config into a controller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from child.errors import ConfigError, require
+from child.spaces.base import SearchSpace
+from controller.base import Controller
+from controller.config import EvolutionControllerConfig, LSTMControllerConfig
+from controller.evolution import RegularizedEvolution
+from controller.random_search import RandomSearch
+from controller.reinforce import ReinforceController
+
+CONTROLLERS = ("lstm", "random", "evolution")
+
+
+def check_controller(cfg: Any) -> None:
+    """Raise ConfigError for an unknown controller or settings that cannot work."""
+    if cfg.name not in CONTROLLERS:
+        raise ConfigError(f"controller.name={cfg.name!r} is unknown: expected one of {CONTROLLERS}")
+    if isinstance(cfg, LSTMControllerConfig):
+        require(cfg.hidden_size >= 1, "controller.hidden_size", cfg.hidden_size, "an int >= 1")
+        require(cfg.num_layers >= 1, "controller.num_layers", cfg.num_layers, "an int >= 1")
+        require(cfg.lr > 0, "controller.lr", cfg.lr, "a positive learning rate")
+        require(cfg.temperature > 0, "controller.temperature", cfg.temperature, "a number > 0")
+        require(
+            cfg.tanh_constant >= 0,
+            "controller.tanh_constant",
+            cfg.tanh_constant,
+            "a number >= 0 (0 turns clipping off)",
+        )
+        require(
+            0 <= cfg.baseline_decay < 1,
+            "controller.baseline_decay",
+            cfg.baseline_decay,
+            "a decay in [0, 1)",
+        )
+        require(
+            0 < cfg.skip_target < 1,
+            "controller.skip_target",
+            cfg.skip_target,
+            "a probability strictly between 0 and 1",
+        )
+    if isinstance(cfg, EvolutionControllerConfig):
+        require(cfg.population >= 2, "controller.population", cfg.population, "an int >= 2")
+        require(
+            1 <= cfg.sample_size <= cfg.population,
+            "controller.sample_size",
+            cfg.sample_size,
+            f"an int in [1, population={cfg.population}]",
+        )
+
+
+def build_controller(cfg: Any, space: SearchSpace, seed: int) -> Controller:
+    """The controller named by `cfg.name`, for `space`, seeded with `seed`."""
+    check_controller(cfg)
+    if cfg.name == "lstm":
+        return ReinforceController(space, cfg, seed)
+    if cfg.name == "evolution":
+        return RegularizedEvolution(space, cfg, seed)
+    return RandomSearch(space, seed)

@@ -1,0 +1,99 @@
+"""The files of a run directory: children.jsonl, best.json and the resumable checkpoint."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CHILDREN = "children.jsonl"
+BEST = "best.json"
+CHECKPOINT = "checkpoint.pt"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; use the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Write `obj` as indented JSON, atomically."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+class RunFiles:
+    """Reads and writes the files of one run directory."""
+
+    def __init__(self, run_dir: Path | str) -> None:
+        self.dir = Path(run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.children_path = self.dir / CHILDREN
+        self.best_path = self.dir / BEST
+        self.checkpoint_path = self.dir / CHECKPOINT
+
+    def append_child(self, record: dict[str, Any]) -> None:
+        """Append one line to children.jsonl and flush it to disk."""
+        with self.children_path.open("a") as f:
+            f.write(json.dumps(record, separators=(",", ":")) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def read_children(self) -> list[dict[str, Any]]:
+        """Every complete line of children.jsonl (a torn last line is ignored)."""
+        if not self.children_path.exists():
+            return []
+        records = []
+        for line in self.children_path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+        return records
+
+    def keep_children(self, n: int) -> list[dict[str, Any]]:
+        """Cut children.jsonl back to its first `n` lines (those the checkpoint knows of)."""
+        records = self.read_children()[:n]
+        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        atomic_write_bytes(self.children_path, text.encode())
+        return records
+
+    def write_best(self, record: dict[str, Any]) -> None:
+        """Replace best.json."""
+        atomic_write_json(self.best_path, record)
+
+    def read_best(self) -> dict[str, Any] | None:
+        """The content of best.json, or None."""
+        return json.loads(self.best_path.read_text()) if self.best_path.exists() else None
+
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        """Atomically replace checkpoint.pt with `state` (tensors and plain values only)."""
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The checkpoint, loaded with `weights_only=True`, or None when there is none."""
+        if not self.checkpoint_path.exists():
+            return None
+        return torch.load(self.checkpoint_path, weights_only=True)

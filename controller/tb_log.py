@@ -1,0 +1,108 @@
+"""TensorBoard logging of a search: scalars per step, choice histograms, best arch, hparams."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams
+
+from child.result import ChildResult
+from child.spaces.base import Choice, SearchSpace
+
+
+class SearchLogger:
+    """Writes one search's TensorBoard events into the run directory.
+
+    The x-axis of every per-step scalar is the controller step. `purge_step` drops events a
+    killed run wrote after its last checkpoint, so a resumed run's curves do not fold back.
+    """
+
+    def __init__(self, run_dir: Path, space: SearchSpace, purge_step: int | None = None) -> None:
+        self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step)
+        self.space = space
+
+    def log_step(
+        self,
+        step: int,
+        results: Sequence[ChildResult],
+        controller_stats: Mapping[str, float],
+        best_reward: float,
+        evaluated: int,
+        cached: int,
+    ) -> None:
+        """Scalars for one controller step: rewards, controller statistics, children, budget."""
+        rewards = np.array([r.reward for r in results])
+        ok = [r for r in results if r.status == "ok"]
+        scalars = {
+            "reward/mean": rewards.mean(),
+            "reward/max": rewards.max(),
+            "reward/best_so_far": best_reward,
+            "child/failed": len(results) - len(ok),
+            "search/children_evaluated": evaluated,
+            "search/cached_in_step": cached,
+        }
+        if ok:
+            scalars["child/val_acc_mean"] = float(np.mean([r.val_acc for r in ok]))
+            scalars["child/params_mean"] = float(np.mean([r.params for r in ok]))
+            scalars["child/seconds_mean"] = float(np.mean([r.seconds for r in ok]))
+        scalars.update({f"controller/{k}": v for k, v in controller_stats.items()})
+        for tag, value in scalars.items():
+            self.writer.add_scalar(tag, value, step)
+        self._log_choices(step, results)
+
+    def _log_choices(self, step: int, results: Sequence[ChildResult]) -> None:
+        values: dict[str, list[int]] = {}
+        sizes: dict[str, int] = {}
+        for result in results:
+            for decision, answer in self.space.walk(self.space.encode(result.arch)):
+                if isinstance(decision, Choice):
+                    values.setdefault(decision.name, []).append(answer[0])
+                    sizes[decision.name] = len(decision.options)
+                else:  # a skip decision: which earlier layers were chosen
+                    values.setdefault(decision.name, []).extend(
+                        j for j, bit in enumerate(answer) if bit
+                    )
+                    sizes[decision.name] = decision.num_anchors
+        for name, chosen in values.items():
+            if chosen:
+                bins = np.arange(sizes[name] + 1) - 0.5
+                self.writer.add_histogram(f"choices/{name}", np.array(chosen), step, bins=bins)
+
+    def log_best(self, step: int, result: ChildResult) -> None:
+        """The new best architecture, as text."""
+        text = (
+            f"**reward {result.reward:.4f}**, val_acc {result.val_acc:.4f}, "
+            f"params {result.params:,}, child #{result.index}\n\n`{result.arch}`"
+        )
+        self.writer.add_text("best/architecture", text, step)
+
+    def log_hparams(self, config: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
+        """The run's settings and final metrics for the HParams dashboard, in this run's dir."""
+        # SummaryWriter.add_hparams would write into a new sub-directory; write in place instead.
+        experiment, start, end = hparams(dict(config), dict(metrics))
+        for summary in (experiment, start, end):
+            self.writer.file_writer.add_summary(summary)
+        for tag, value in metrics.items():
+            self.writer.add_scalar(tag, value)
+
+    def close(self) -> None:
+        """Flush and close the event file."""
+        self.writer.close()
+
+
+def flat_hparams(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten a nested config into `a.b.c` keys with values TensorBoard accepts."""
+    flat: dict[str, Any] = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flat_hparams(value, f"{name}."))
+        elif isinstance(value, bool | int | float | str):
+            flat[name] = value
+        elif value is not None:
+            flat[name] = str(value)
+    return flat

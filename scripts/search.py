@@ -1,0 +1,24 @@
+"""Search for an architecture: `python scripts/search.py [overrides]` (see conf/config.yaml)."""
+
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from controller.app import search_main
+from controller.cli import run_cli
+from controller.config import register_configs
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def main(cfg: DictConfig) -> float:
+    """Run one search in Hydra's run directory; returns the best reward (for sweepers)."""
+    summary = search_main(cfg, Path(HydraConfig.get().runtime.output_dir))
+    return float(summary["best_reward"])
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,56 @@
+"""Shared fixtures: the real Hydra config, composed once per test, and a tiny finished run."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig
+from rich.console import Console
+
+from controller.app import search_main
+from controller.config import register_configs
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+# A search that takes seconds: 8×8 digits, one epoch per child.
+TINY = [
+    "dataset=digits",
+    "child.epochs=1",
+    "budget.children=6",
+    "budget.batch=3",
+    "child.threads=1",
+]
+
+
+def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """The real conf/ composed with `overrides`, as scripts/search.py would see it."""
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def run_search(run_dir: Path, overrides: Sequence[str] = ()) -> tuple[dict, str]:
+    """Run a search in-process; return its summary and what it printed."""
+    out = io.StringIO()
+    summary = search_main(compose_config(overrides), run_dir, Console(file=out, width=200))
+    return summary, out.getvalue()
+
+
+@pytest.fixture
+def compose_cfg() -> Callable[..., DictConfig]:
+    return compose_config
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny finished search on digits; tests only read it."""
+    run_dir = tmp_path_factory.mktemp("finished_run")
+    run_search(run_dir, TINY)
+    return run_dir

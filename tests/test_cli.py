@@ -1,0 +1,86 @@
+"""The search CLI as users type it, run as a subprocess."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, TINY
+
+SCRIPT = str(ROOT / "scripts" / "search.py")
+
+
+def cli(*args, cwd):
+    return subprocess.run(
+        [sys.executable, SCRIPT, *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.slow
+def test_search_runs_with_overrides_and_writes_its_run_dir(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = cli(
+        *TINY,
+        "budget.children=3",
+        "controller.lr=1e-3",
+        "seed=3",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Search summary" in proc.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["children"] == 3
+    assert summary["config"]["controller"]["lr"] == 1e-3
+    assert summary["config"]["seed"] == 3
+    assert len((run_dir / "children.jsonl").read_text().splitlines()) >= 3
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("controller.lrr=0.1", "controller.lrr"),
+        ("controller.lr=fast", "controller.lr"),
+        ("budget.children=many", "budget.children"),
+        ("dataset=imagenet", "dataset"),
+        ("search_space.num_layers=0", "search_space.num_layers"),
+        ("search_space.ops=[]", "search_space.ops"),
+        ("budget.batch=500", "budget.batch"),
+        ("child.optimizer=rmsprop", "child.optimizer"),
+    ],
+)
+def test_bad_input_gives_one_line_naming_the_key_before_any_training(tmp_path, override, expected):
+    proc = cli(override, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "run" / "children.jsonl").exists()
+
+
+def test_unknown_option_lists_the_known_ones(tmp_path):
+    proc = cli("controller=genetic", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "lstm" in proc.stderr and "evolution" in proc.stderr
+
+
+@pytest.mark.slow
+def test_multirun_sweeps_each_setting_into_its_own_dir(tmp_path):
+    proc = cli(
+        "-m",
+        *TINY,
+        "budget.children=2",
+        "budget.batch=2",
+        "seed=0,1",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seeds = sorted(
+        json.loads((tmp_path / "sweep" / str(i) / "summary.json").read_text())["config"]["seed"]
+        for i in (0, 1)
+    )
+    assert seeds == [0, 1]

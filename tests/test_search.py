@@ -1,0 +1,170 @@
+import json
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from child.architecture import Architecture
+from child.result import ChildResult
+from child.spaces import MacroSpace
+from controller.config import BudgetConfig
+from controller.console import SearchProgress
+from controller.run_files import RunFiles
+from controller.search import Search
+from controller.tb_log import SearchLogger
+from tests.conftest import TINY, run_search
+
+
+def read_children(run_dir):
+    return [json.loads(line) for line in (run_dir / "children.jsonl").read_text().splitlines()]
+
+
+def test_children_jsonl_has_one_line_per_child_with_every_field(finished_run):
+    children = read_children(finished_run)
+    evaluated = [c for c in children if not c["cached"]]
+    assert [c["index"] for c in evaluated] == list(range(6))
+    for c in children:
+        for key in ("index", "step", "arch", "reward", "val_acc", "params", "seconds", "status"):
+            assert key in c
+        assert Architecture.from_dict(c["arch"]).space == "macro"
+        assert 0.0 <= c["val_acc"] <= 1.0
+    assert {c["step"] for c in children} == {1, 2}
+
+
+def test_best_json_is_the_best_child_with_its_test_accuracy(finished_run):
+    best = json.loads((finished_run / "best.json").read_text())
+    children = [c for c in read_children(finished_run) if not c["cached"]]
+    assert best["reward"] == max(c["reward"] for c in children)
+    assert 0.0 < best["test_acc"] <= 1.0
+    assert "retrained" in best["test_note"]
+
+
+def test_tensorboard_events_hold_scalars_histograms_text_and_hparams(finished_run):
+    events = EventAccumulator(str(finished_run), size_guidance={"tensors": 0})
+    events.Reload()
+    tags = events.Tags()
+    for tag in (
+        "reward/mean",
+        "reward/max",
+        "reward/best_so_far",
+        "controller/baseline",
+        "controller/advantage",
+        "controller/entropy",
+        "controller/loss",
+        "child/val_acc_mean",
+        "child/params_mean",
+        "child/seconds_mean",
+    ):
+        assert tag in tags["scalars"], tag
+        assert [e.step for e in events.Scalars(tag)] == [1, 2]
+    assert "choices/layer0.op" in tags["histograms"]
+    assert "choices/layer3.skips" in tags["histograms"]
+    assert "best/architecture/text_summary" in tags["tensors"]
+    assert "hparams/best_reward" in tags["scalars"]
+    best = json.loads((finished_run / "best.json").read_text())
+    assert events.Scalars("reward/best_so_far")[-1].value == pytest.approx(best["reward"])
+
+
+def test_summary_prints_best_arch_val_and_test_accuracy(tmp_path):
+    summary, printed = run_search(tmp_path, [*TINY, "budget.children=2", "budget.batch=2"])
+    assert "Search summary" in printed
+    assert summary["best"]["arch_str"] in printed
+    assert "validation accuracy (search)" in printed
+    assert "test accuracy (retrained" in printed
+    assert summary["children"] == 2
+
+
+class ScriptedController:
+    """Proposes a fixed list of architectures, to test the loop's bookkeeping."""
+
+    def __init__(self, archs):
+        self.archs = list(archs)
+        self.learned = []
+
+    def propose(self, n):
+        out, self.archs = self.archs[:n], self.archs[n:]
+        return out
+
+    def learn(self, archs, rewards):
+        self.learned.append((list(archs), list(rewards)))
+        return {}
+
+    def favourite(self):
+        return None
+
+    def state_dict(self):
+        return {}
+
+
+class CountingEvaluator:
+    def __init__(self):
+        self.trained = []
+
+    def evaluate(self, jobs):
+        for job in jobs:
+            self.trained.append(job.arch)
+            yield ChildResult(
+                job.index,
+                job.arch,
+                reward=len(self.trained) / 10,
+                val_acc=0.5,
+                params=1,
+                seconds=0.0,
+            )
+
+    def close(self):
+        pass
+
+
+TOY_SPACE = MacroSpace(num_layers=2, ops=("conv3", "identity"), widths=(8,))
+
+
+def arch(name):
+    """Three distinct toy architectures, "a", "b" and "c"."""
+    ops = {"a": [0, 0], "b": [0, 1], "c": [1, 1]}[name]
+    return TOY_SPACE.decode([ops[0], 0, ops[1], 0, 0])
+
+
+def make_search(tmp_path, archs, children, batch, cache=True):
+    files = RunFiles(tmp_path)
+    controller, evaluator = ScriptedController(archs), CountingEvaluator()
+    logger = SearchLogger(tmp_path, TOY_SPACE)
+    search = Search(
+        controller,
+        evaluator,
+        BudgetConfig(children=children, batch=batch),
+        0,
+        files,
+        logger,
+        SearchProgress(children, enabled=False),
+        cache=cache,
+    )
+    return search, controller, evaluator
+
+
+def test_cached_repeats_are_learned_from_logged_and_not_counted(tmp_path):
+    a, b, c = arch("a"), arch("b"), arch("c")
+    search, controller, evaluator = make_search(tmp_path, [a, b, a, a, c], children=3, batch=2)
+    state = search.run()
+    assert evaluator.trained == [a, b, c]
+    assert state.evaluated == 3 and state.cached == 2 and state.sampled == 5
+    # The controller learns from the cached repeat with the stored reward.
+    assert controller.learned[1] == ([a, a], [0.1, 0.1])
+    lines = read_children(tmp_path)
+    assert [line["cached"] for line in lines] == [False, False, True, True, False]
+    assert [line["index"] for line in lines] == [0, 1, 0, 0, 2]
+
+
+def test_without_cache_every_proposal_is_trained(tmp_path):
+    a = arch("a")
+    search, _, evaluator = make_search(tmp_path, [a, a, a], children=3, batch=3, cache=False)
+    assert search.run().evaluated == 3
+    assert len(evaluator.trained) == 3
+
+
+def test_sample_cap_stops_a_converged_controller(tmp_path):
+    a = arch("a")
+    search, _, evaluator = make_search(tmp_path, [a] * 100, children=5, batch=1)
+    search.budget.max_samples = 10
+    state = search.run()
+    assert state.evaluated == 1 and state.sampled == 10
+    assert len(evaluator.trained) == 1

@@ -1,0 +1,86 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from child.architecture import Architecture, Layer
+from child.config import ChildConfig, DigitsConfig, RewardConfig
+from child.data import load_dataset
+from child.evaluators import ChildJob, LocalEvaluator, evaluate_child
+from child.rewards import compute_reward
+from child.trainer import lr_factor, train
+
+DIGITS = load_dataset(DigitsConfig(), seed=0)
+ARCH = Architecture("macro", (Layer("conv3", (("width", 16),)), Layer("conv3", (("width", 16),))))
+SPACE_CFG = {"stem_width": 8}
+
+
+def test_a_child_learns_digits_and_reports_validation_accuracy_only():
+    recipe = ChildConfig(epochs=4, batch_size=32, lr=0.1)
+    result = evaluate_child(ChildJob(0, ARCH, 0), DIGITS, SPACE_CFG, recipe, RewardConfig())
+    assert result.status == "ok"
+    assert result.val_acc > 0.8  # chance is 0.1
+    assert result.reward == result.val_acc
+    assert result.test_acc is None
+    assert result.params > 0 and result.seconds > 0
+
+
+def test_same_seed_same_result_different_seed_different_result():
+    def run(seed):
+        return evaluate_child(
+            ChildJob(0, ARCH, seed), DIGITS, SPACE_CFG, ChildConfig(epochs=1), RewardConfig()
+        ).val_curve
+
+    assert run(1) == run(1)
+    assert run(1) != run(2)
+
+
+def test_zoph_reward_is_the_cubed_max_of_the_last_epochs():
+    result = evaluate_child(
+        ChildJob(0, ARCH, 0),
+        DIGITS,
+        SPACE_CFG,
+        ChildConfig(epochs=3),
+        RewardConfig(name="zoph", window=3, power=3),
+    )
+    assert len(result.val_curve) == 3
+    assert result.reward == pytest.approx(max(result.val_curve) ** 3)
+
+
+def test_cost_reward_penalises_only_params_over_the_target():
+    cfg = RewardConfig(name="cost", target_params=1000, alpha=0.0, beta=-0.5)
+    assert compute_reward(cfg, [0.9], params=500) == pytest.approx(0.9)
+    assert compute_reward(cfg, [0.9], params=4000) == pytest.approx(0.9 * 4**-0.5)
+
+
+class NaNNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        return (x.flatten(1)[:, :10] * self.w) * float("nan")
+
+
+def test_a_diverging_child_is_reported_not_raised():
+    outcome = train(NaNNet(), DIGITS, ChildConfig(epochs=2), seed=0)
+    assert outcome.status == "diverged"
+    assert "non-finite" in outcome.message
+
+
+def test_a_child_that_cannot_run_gets_status_error_and_reward_zero():
+    bad = Architecture("macro", (Layer("conv3", (("width", 16),), inputs=(5,)),))
+    evaluator = LocalEvaluator(DIGITS, SPACE_CFG, ChildConfig(epochs=1), RewardConfig())
+    (result,) = list(evaluator.evaluate([ChildJob(3, bad, 0)]))
+    assert result.status == "error"
+    assert result.reward == 0.0 and result.index == 3
+    assert result.message
+
+
+def test_cosine_schedule_starts_at_one_and_ends_near_zero_after_warmup():
+    assert lr_factor(0, 100, 10, "cosine") == pytest.approx(0.1)
+    assert lr_factor(10, 100, 10, "cosine") == pytest.approx(1.0)
+    assert lr_factor(99, 100, 10, "cosine") < 0.01
+    assert lr_factor(50, 100, 0, "constant") == 1.0
+    assert math.isclose(lr_factor(70, 100, 0, "step"), 0.01)
