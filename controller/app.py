@@ -69,11 +69,14 @@ def search_main(raw: DictConfig, run_dir: Path, console: Console | None = None) 
     """Run (or resume) a whole search in `run_dir` and return its summary."""
     console = console or make_console()
     cfg = typed_config(raw)
-    if cfg.resume:
+    resuming = bool(cfg.resume)
+    if resuming:
         run_dir = Path(cfg.resume)
         cfg = load_run_config(run_dir)
     check_config(cfg)
     files = RunFiles(run_dir)
+    if not resuming and ((run_dir / SUMMARY).exists() or files.checkpoint_path.exists()):
+        raise ConfigError(f"{run_dir} already holds a search: continue it with resume={run_dir}")
     if (run_dir / SUMMARY).exists():
         console.print(f"Run {run_dir} already finished; nothing to do.", markup=False)
         return json.loads((run_dir / SUMMARY).read_text())
@@ -93,6 +96,8 @@ def search_main(raw: DictConfig, run_dir: Path, console: Console | None = None) 
         state = restore_state(checkpoint)
         controller.load_state_dict(checkpoint["controller"])
         history = files.keep_children(state.lines)
+        if state.best is not None:
+            files.write_best(state.best)  # best.json may name a child the checkpoint lost
         console.print(
             f"Resuming {run_dir} at step {state.step}: {state.evaluated} children done.",
             markup=False,

@@ -1,30 +1,59 @@
-"""Entry-point helpers: run a Hydra app so that bad input prints one line, not a traceback."""
+"""Entry-point helpers: bad input prints one `error: ...` line and exits 2, without a traceback."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from child.errors import ConfigError
-from controller.config import one_line
+from child.errors import ConfigError, describe
 
-try:  # Hydra's own error type for config composition problems
-    from hydra.errors import HydraException
-except ImportError:  # pragma: no cover - hydra is a hard dependency
-    HydraException = Exception  # type: ignore[misc,assignment]
+USER_ERRORS = (ConfigError, HydraException, OmegaConfBaseException)
+HYDRA_FILES = {".hydra", "search.log", "retrain.log", "compare.log"}
 
-USER_ERRORS = (ConfigError, HydraException, OmegaConfBaseException, FileNotFoundError)
+
+def fail(message: str) -> None:
+    """Print `error: message` on stderr and exit with status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+@contextmanager
+def user_errors(run_dir: Path | None = None) -> Iterator[None]:
+    """Inside a Hydra task: turn bad input into one line and exit 2.
+
+    A `run_dir` that holds nothing but the files Hydra just made for this call is removed, so
+    that a typo leaves no empty run behind.
+    """
+    try:
+        yield
+    except USER_ERRORS as err:
+        if run_dir is not None:
+            _remove_if_empty(run_dir)
+        fail(describe(err))
+
+
+def _remove_if_empty(run_dir: Path) -> None:
+    """Remove `run_dir` if only Hydra's files are there and nothing was ever logged to it."""
+    if not run_dir.is_dir() or {p.name for p in run_dir.iterdir()} - HYDRA_FILES:
+        return
+    logs = [run_dir / name for name in HYDRA_FILES if name.endswith(".log")]
+    if all(not log.exists() or log.stat().st_size == 0 for log in logs):
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def run_cli(main: Callable[[], object]) -> None:
-    """Call a `@hydra.main` function; user errors exit 2 with one `error: ...` line.
+    """Call a `@hydra.main` function so that composition errors also print one line.
 
-    Hydra normally prints multi-line messages for a bad override. With HYDRA_FULL_ERROR set,
-    it re-raises instead, which lets us print one line. A user who sets HYDRA_FULL_ERROR=1
-    themselves still gets the full traceback.
+    Hydra prints multi-line messages for a bad override; with HYDRA_FULL_ERROR set it re-raises
+    instead, which lets us print one line. A user who sets HYDRA_FULL_ERROR=1 themselves still
+    gets Hydra's full traceback.
     """
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         main()
@@ -33,8 +62,7 @@ def run_cli(main: Callable[[], object]) -> None:
     try:
         main()
     except USER_ERRORS as err:
-        print(f"error: {one_line(str(err))}", file=sys.stderr)
-        sys.exit(2)
+        fail(describe(err))
     except KeyboardInterrupt:
         print(
             "interrupted: the last checkpoint is kept; continue with resume=<run dir>",

@@ -20,7 +20,7 @@ from child.config import (
     Mnist1dConfig,
     RewardConfig,
 )
-from child.errors import ConfigError
+from child.errors import ConfigError, describe
 
 
 @dataclass
@@ -143,16 +143,4 @@ def typed_config(raw: DictConfig | dict[str, Any]) -> SearchConfig:
             merged[key] = node
         return OmegaConf.to_object(merged)  # type: ignore[return-value]
     except OmegaConfBaseException as err:
-        raise ConfigError(one_line(str(err))) from err
-
-
-def one_line(message: str) -> str:
-    """Fold an OmegaConf or Hydra error message onto one line, dropping the search-path dump."""
-    kept = []
-    for line in message.splitlines():
-        line = line.strip()
-        if line.startswith("Config search path") or line.startswith("provider="):
-            continue
-        if line:
-            kept.append(line.rstrip(".:") if line.endswith(":") else line)
-    return "; ".join(kept)
+        raise ConfigError(describe(err)) from err

@@ -7,7 +7,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from controller.app import search_main
-from controller.cli import run_cli
+from controller.cli import run_cli, user_errors
 from controller.config import register_configs
 
 register_configs()
@@ -16,7 +16,9 @@ register_configs()
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     """Run one search in Hydra's run directory; returns the best reward (for sweepers)."""
-    summary = search_main(cfg, Path(HydraConfig.get().runtime.output_dir))
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    with user_errors(run_dir):
+        summary = search_main(cfg, run_dir)
     return float(summary["best_reward"])
 
 
