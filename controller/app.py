@@ -17,7 +17,7 @@ from child.errors import ConfigError, require
 from child.evaluators import ChildJob, LocalEvaluator, child_seed, evaluate_child
 from child.result import ChildResult
 from child.rewards import check_reward
-from child.spaces import build_space
+from child.spaces import build_space, format_arch
 from child.trainer import check_recipe, resolve_device
 from controller.config import SearchConfig, typed_config
 from controller.console import SearchProgress, make_console, summary_table
@@ -174,7 +174,7 @@ def finish(
         "best": best,
         "best_reward": state.best_reward,
         "test_acc": test_acc,
-        "favourite": str(favourite) if favourite is not None else None,
+        "favourite": format_arch(favourite) if favourite is not None else None,
         "config": asdict(cfg),
     }
     metrics = {

@@ -11,6 +11,7 @@ from typing import Any
 from child.architecture import Architecture
 from child.evaluators import ChildJob, Evaluator, child_seed
 from child.result import ChildResult
+from child.spaces import format_arch
 from controller.base import Controller
 from controller.config import BudgetConfig
 from controller.console import SearchProgress
@@ -163,7 +164,7 @@ class Search:
             "step": s.step + 1,
             **result.to_dict(),
             "cached": cached,
-            "arch_str": str(result.arch),
+            "arch_str": format_arch(result.arch),
         }
         self.files.append_child(record)
         s.lines += 1

@@ -11,6 +11,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
 from child.result import ChildResult
+from child.spaces import format_arch
 from child.spaces.base import Choice, SearchSpace
 
 
@@ -76,7 +77,7 @@ class SearchLogger:
         """The new best architecture, as text."""
         text = (
             f"**reward {result.reward:.4f}**, val_acc {result.val_acc:.4f}, "
-            f"params {result.params:,}, child #{result.index}\n\n`{result.arch}`"
+            f"params {result.params:,}, child #{result.index}\n\n`{format_arch(result.arch)}`"
         )
         self.writer.add_text("best/architecture", text, step)
 

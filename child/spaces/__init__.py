@@ -5,11 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from child.architecture import Architecture
 from child.errors import ConfigError
 from child.spaces.base import Choice, Decision, SearchSpace, SkipChoice
 from child.spaces.macro import MacroSpace
 
-__all__ = ["Choice", "Decision", "SearchSpace", "SkipChoice", "MacroSpace", "build_space", "SPACES"]
+__all__ = [
+    "Choice",
+    "Decision",
+    "SearchSpace",
+    "SkipChoice",
+    "MacroSpace",
+    "build_space",
+    "SPACES",
+    "format_arch",
+]
 
 
 def _macro(cfg: Mapping[str, Any]) -> SearchSpace:
@@ -22,6 +32,14 @@ def _macro(cfg: Mapping[str, Any]) -> SearchSpace:
 
 
 SPACES: dict[str, Callable[[Mapping[str, Any]], SearchSpace]] = {"macro": _macro}
+
+# How architectures of a space print, where a space has its own format (default: str(arch)).
+FORMATTERS: dict[str, Callable[[Architecture], str]] = {}
+
+
+def format_arch(arch: Architecture) -> str:
+    """The architecture in its space's own notation (e.g. NAS-Bench-201's `|op~0|+|...|`)."""
+    return FORMATTERS.get(arch.space, str)(arch)
 
 
 def build_space(cfg: Mapping[str, Any]) -> SearchSpace:
