@@ -30,7 +30,7 @@ class LSTMControllerConfig:
     name: str = "lstm"
     hidden_size: int = 64
     num_layers: int = 1
-    lr: float = 5e-3
+    lr: float = 1e-2
     temperature: float = 1.0
     tanh_constant: float = 2.5
     entropy_weight: float = 1e-4
@@ -68,7 +68,7 @@ class BudgetConfig:
     """How much search to do: children evaluated, children per controller update, time."""
 
     children: int = 100
-    batch: int = 5
+    batch: int = 2
     minutes: float | None = None
     max_samples: int | None = None
 
