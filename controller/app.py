@@ -12,22 +12,26 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from child.data import DataSplits, load_dataset
 from child.errors import ConfigError, require
-from child.evaluators import ChildJob, LocalEvaluator, child_seed, evaluate_child
+from child.evaluators import ChildJob, child_seed, evaluate_child
 from child.result import ChildResult
 from child.rewards import check_reward
 from child.spaces import build_space, format_arch
-from child.trainer import check_recipe, resolve_device
+from child.trainer import check_recipe
 from controller.config import SearchConfig, typed_config
 from controller.console import SearchProgress, make_console, summary_table
-from controller.factory import build_controller, check_controller
+from controller.factory import check_controller
+from controller.parts import SearchParts, build_parts, plain
 from controller.run_files import RunFiles, atomic_write_json
 from controller.search import Search, SearchState, max_samples, restore_state
 from controller.tb_log import SearchLogger, flat_hparams
 
 log = logging.getLogger(__name__)
 SUMMARY = "summary.json"
+TEST_NOTE = (
+    "test accuracy of this architecture retrained from scratch with the search recipe and the "
+    "child's seed; reward and val_acc are search-time validation numbers"
+)
 
 
 def check_config(cfg: SearchConfig) -> None:
@@ -50,11 +54,7 @@ def check_config(cfg: SearchConfig) -> None:
     check_controller(cfg.controller)
     check_recipe(cfg.child)
     check_reward(cfg.reward)
-    build_space(_plain(cfg.search_space))
-
-
-def _plain(obj: Any) -> dict[str, Any]:
-    return OmegaConf.to_container(OmegaConf.structured(obj), resolve=True)  # type: ignore[return-value]
+    build_space(plain(cfg.search_space))
 
 
 def load_run_config(run_dir: Path) -> SearchConfig:
@@ -75,50 +75,31 @@ def search_main(raw: DictConfig, run_dir: Path, console: Console | None = None) 
         cfg = load_run_config(run_dir)
     check_config(cfg)
     files = RunFiles(run_dir)
-    if not resuming and ((run_dir / SUMMARY).exists() or files.checkpoint_path.exists()):
+    finished = run_dir / SUMMARY
+    if not resuming and (finished.exists() or files.checkpoint_path.exists()):
         raise ConfigError(f"{run_dir} already holds a search: continue it with resume={run_dir}")
-    if (run_dir / SUMMARY).exists():
+    if finished.exists():
         console.print(f"Run {run_dir} already finished; nothing to do.", markup=False)
-        return json.loads((run_dir / SUMMARY).read_text())
+        return json.loads(finished.read_text())
     if cfg.child.threads > 0:
         torch.set_num_threads(cfg.child.threads)
 
-    device = resolve_device(cfg.child.device)
-    data = load_dataset(cfg.dataset, cfg.seed).to(device)
-    space_cfg = _plain(cfg.search_space)
-    space = build_space(space_cfg)
-    controller = build_controller(cfg.controller, space, cfg.seed)
-    evaluator = LocalEvaluator(data, space_cfg, cfg.child, cfg.reward)
-
-    checkpoint = files.load_checkpoint()
-    state, history = SearchState(), []
-    if checkpoint is not None:
-        state = restore_state(checkpoint)
-        controller.load_state_dict(checkpoint["controller"])
-        history = files.keep_children(state.lines)
-        if state.best is not None:
-            files.write_best(state.best)  # best.json may name a child the checkpoint lost
-        console.print(
-            f"Resuming {run_dir} at step {state.step}: {state.evaluated} children done.",
-            markup=False,
-        )
-    elif files.children_path.exists():
-        files.keep_children(0)  # killed before the first checkpoint: start clean
+    parts = build_parts(cfg)
+    state, history = restore(files, parts, console)
     log.info(
-        "data %s on %s; space %s; controller %s",
-        data.describe(),
-        device,
-        space.name,
+        "space %s, controller %s, evaluator %s, data %s",
+        parts.space.name,
         cfg.controller.name,
+        cfg.evaluator.name,
+        parts.data.describe() if parts.data else "none",
     )
-
-    logger = SearchLogger(run_dir, space, purge_step=state.step + 1 if checkpoint else None)
+    logger = SearchLogger(run_dir, parts.space, purge_step=state.step + 1 if state.step else None)
     try:
         with SearchProgress(cfg.budget.children, enabled=cfg.progress, console=console) as bar:
             bar.child_done(state.evaluated, 0.0, state.best_reward)
             search = Search(
-                controller,
-                evaluator,
+                parts.controller,
+                parts.evaluator,
                 cfg.budget,
                 cfg.seed,
                 files,
@@ -129,40 +110,56 @@ def search_main(raw: DictConfig, run_dir: Path, console: Console | None = None) 
                 history=history,
             )
             state = search.run()
-        summary = finish(cfg, run_dir, state, controller.favourite(), data, space_cfg, logger)
+        summary = finish(cfg, run_dir, state, parts, logger)
     finally:
-        evaluator.close()
+        parts.evaluator.close()
         logger.close()
-    console.print(summary_table(summary_rows(summary, run_dir), title="Search summary"))
+    console.print(summary_table(summary_rows(summary), title="Search summary"))
     return summary
 
 
+def restore(
+    files: RunFiles, parts: SearchParts, console: Console
+) -> tuple[SearchState, list[dict[str, Any]]]:
+    """The state and children of the last checkpoint (fresh ones if there is none)."""
+    checkpoint = files.load_checkpoint()
+    if checkpoint is None:
+        if files.children_path.exists():
+            files.keep_children(0)  # killed before the first checkpoint: start clean
+        return SearchState(), []
+    state = restore_state(checkpoint)
+    parts.controller.load_state_dict(checkpoint["controller"])
+    history = files.keep_children(state.lines)  # drop children of the step in flight
+    if state.best is not None:
+        files.write_best(state.best)  # best.json may name a child the checkpoint lost
+    console.print(
+        f"Resuming {files.dir} at step {state.step}: {state.evaluated} children done.", markup=False
+    )
+    return state, history
+
+
+def test_best(cfg: SearchConfig, best: dict[str, Any], parts: SearchParts) -> float | None:
+    """Retrain the best architecture with the search recipe and its seed; its test accuracy."""
+    if parts.data is None or not cfg.test_best or best["status"] != "ok":
+        return None
+    result = ChildResult.from_dict(best)
+    job = ChildJob(result.index, result.arch, child_seed(cfg.seed, result.index))
+    retrained = evaluate_child(
+        job, parts.data, parts.space_cfg, cfg.child, cfg.reward, evaluate_test=True
+    )
+    return retrained.test_acc
+
+
 def finish(
-    cfg: SearchConfig,
-    run_dir: Path,
-    state: SearchState,
-    favourite: Any,
-    data: DataSplits,
-    space_cfg: dict[str, Any],
-    logger: SearchLogger,
+    cfg: SearchConfig, run_dir: Path, state: SearchState, parts: SearchParts, logger: SearchLogger
 ) -> dict[str, Any]:
-    """Report on the best child (retrained once for its test accuracy); write summary.json."""
+    """Report on the best child; write best.json, summary.json and the hparams."""
     best = state.best
-    test_acc = None
-    if best is not None and cfg.test_best and best["status"] == "ok":
-        result = ChildResult.from_dict(best)
-        job = ChildJob(result.index, result.arch, child_seed(cfg.seed, result.index))
-        retrained = evaluate_child(job, data, space_cfg, cfg.child, cfg.reward, evaluate_test=True)
-        test_acc = retrained.test_acc
-        best = {
-            **best,
-            "test_acc": test_acc,
-            "test_note": (
-                "test accuracy of this architecture retrained from scratch with the search recipe "
-                "and the child's seed; the reward and val_acc are search-time validation numbers"
-            ),
-        }
+    test_acc = test_best(cfg, best, parts) if best else None
+    if test_acc is not None:
+        best = {**best, "test_acc": test_acc, "test_note": TEST_NOTE}
         RunFiles(run_dir).write_best(best)
+    favourite = parts.controller.favourite()
     summary = {
         "run_dir": str(run_dir),
         "controller": cfg.controller.name,
@@ -188,23 +185,20 @@ def finish(
     return summary
 
 
-def summary_rows(summary: dict[str, Any], run_dir: Path) -> list[tuple[str, str]]:
+def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The rows of the end-of-search table."""
     best = summary["best"] or {}
     test = summary["test_acc"]
     minutes = summary["seconds"] / 60
-    rows = [
+    rate = summary["children"] / max(minutes, 1e-9)
+    return [
         ("best architecture", best.get("arch_str", "-")),
         ("reward (search)", f"{summary['best_reward']:.4f}"),
         ("validation accuracy (search)", f"{best.get('val_acc', 0.0):.4f}"),
         ("test accuracy (retrained, search recipe)", f"{test:.4f}" if test is not None else "-"),
         ("parameters", f"{best.get('params', 0):,}"),
         ("children evaluated / cached", f"{summary['children']} / {summary['cached']}"),
-        (
-            "search time",
-            f"{minutes:.1f} min ({summary['children'] / max(minutes, 1e-9):.1f} children/min)",
-        ),
+        ("search time", f"{minutes:.1f} min ({rate:.1f} children/min)"),
         ("controller's favourite (greedy)", summary["favourite"] or "-"),
-        ("run directory", str(run_dir)),
+        ("run directory", summary["run_dir"]),
     ]
-    return rows

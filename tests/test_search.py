@@ -147,8 +147,9 @@ def test_cached_repeats_are_learned_from_logged_and_not_counted(tmp_path):
     state = search.run()
     assert evaluator.trained == [a, b, c]
     assert state.evaluated == 3 and state.cached == 2 and state.sampled == 5
-    # The controller learns from the cached repeat with the stored reward.
-    assert controller.learned[1] == ([a, a], [0.1, 0.1])
+    # Each step asks for at most the children still owed; repeats are learned from with the
+    # stored reward.
+    assert controller.learned == [([a, b], [0.1, 0.2]), ([a], [0.1]), ([a], [0.1]), ([c], [0.3])]
     lines = read_children(tmp_path)
     assert [line["cached"] for line in lines] == [False, False, True, True, False]
     assert [line["index"] for line in lines] == [0, 1, 0, 0, 2]

@@ -1,0 +1,59 @@
+"""Build the parts of a search from its typed config: space, controller, data, evaluator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from child.data import DataSplits, load_dataset
+from child.errors import ConfigError
+from child.evaluators import Evaluator, LocalEvaluator
+from child.spaces import build_space
+from child.spaces.base import SearchSpace
+from child.trainer import resolve_device
+from controller.base import Controller
+from controller.config import SearchConfig
+from controller.factory import build_controller
+
+EVALUATORS = ("local",)
+
+
+@dataclass
+class SearchParts:
+    """Everything a search loop needs, built once per run."""
+
+    space: SearchSpace
+    space_cfg: dict[str, Any]
+    controller: Controller
+    evaluator: Evaluator
+    data: DataSplits | None  # None when rewards come from a table, not from training
+
+
+def plain(obj: Any) -> dict[str, Any]:
+    """A config dataclass instance as a plain dict."""
+    return OmegaConf.to_container(OmegaConf.structured(obj), resolve=True)  # type: ignore[return-value]
+
+
+def load_data(cfg: SearchConfig) -> DataSplits:
+    """The data set, on the device the child recipe asks for."""
+    return load_dataset(cfg.dataset, cfg.seed).to(resolve_device(cfg.child.device))
+
+
+def build_evaluator(cfg: SearchConfig, space_cfg: dict[str, Any]) -> tuple[Evaluator, Any]:
+    """The evaluator the config names, and the data it trains on (None if it trains nothing)."""
+    name = cfg.evaluator.name
+    if name == "local":
+        data = load_data(cfg)
+        return LocalEvaluator(data, space_cfg, cfg.child, cfg.reward), data
+    raise ConfigError(f"evaluator.name={name!r} is unknown: expected one of {EVALUATORS}")
+
+
+def build_parts(cfg: SearchConfig) -> SearchParts:
+    """Space, controller, evaluator and data for `cfg`."""
+    space_cfg = plain(cfg.search_space)
+    space = build_space(space_cfg)
+    controller = build_controller(cfg.controller, space, cfg.seed)
+    evaluator, data = build_evaluator(cfg, space_cfg)
+    return SearchParts(space, space_cfg, controller, evaluator, data)
