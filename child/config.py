@@ -88,3 +88,98 @@ class RewardConfig:
     target_params: int = 5000
     alpha: float = 0.0
     beta: float = -0.07
+
+
+@dataclass
+class LayersSpaceConfig:
+    """The conditional layer-type space: per layer a type, then only that type's parameters."""
+
+    name: str = "layers"
+    num_layers: int = 6
+    types: list[str] = field(default_factory=lambda: ["conv", "pool", "fc", "dropout"])
+    conv_kernels: list[int] = field(default_factory=lambda: [3, 5])
+    conv_strides: list[int] = field(default_factory=lambda: [1, 2])
+    conv_filters: list[int] = field(default_factory=lambda: [16, 32, 64])
+    pool_sizes: list[int] = field(default_factory=lambda: [2, 3])
+    pool_strides: list[int] = field(default_factory=lambda: [1, 2])
+    fc_units: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
+    activations: list[str] = field(default_factory=lambda: ["relu", "sigmoid", "tanh"])
+    dropout_rates: list[float] = field(default_factory=lambda: [0.2, 0.3, 0.5])
+
+
+@dataclass
+class Cifar10Config:
+    """CIFAR-10 read from its binary or python version on disk (50,000 train / 10,000 test)."""
+
+    name: str = "cifar10"
+    path: str = "data/cifar10"
+    val_fraction: float = 0.1
+    limit: int | None = None
+
+
+@dataclass
+class FashionMnistConfig:
+    """Fashion-MNIST read from its IDX files on disk (60,000 train / 10,000 test)."""
+
+    name: str = "fashion_mnist"
+    path: str = "data/fashion_mnist"
+    val_fraction: float = 0.1
+    limit: int | None = None
+
+
+@dataclass
+class MnistConfig:
+    """MNIST read from its IDX files on disk (60,000 train / 10,000 test)."""
+
+    name: str = "mnist"
+    path: str = "data/mnist"
+    val_fraction: float = 0.1
+    limit: int | None = None
+
+
+@dataclass
+class NB201SpaceConfig:
+    """The NAS-Bench-201 cell space (one op per edge) and the size of its network."""
+
+    name: str = "nb201"
+    ops: list[str] = field(
+        default_factory=lambda: [
+            "none",
+            "skip_connect",
+            "nor_conv_1x1",
+            "nor_conv_3x3",
+            "avg_pool_3x3",
+        ]
+    )
+    channels: int = 16
+    cells_per_stage: int = 5
+
+
+@dataclass
+class LocalEvaluatorConfig:
+    """Train children one after another in the search process."""
+
+    name: str = "local"
+
+
+@dataclass
+class RayEvaluatorConfig:
+    """Train each step's children concurrently as Ray tasks (locally or on a cluster)."""
+
+    name: str = "ray"
+    address: str | None = None
+    num_cpus: int | None = None
+    cpus_per_child: float = 1.0
+    gpus_per_child: float = 0.0
+    max_retries: int = 2
+
+
+@dataclass
+class TableEvaluatorConfig:
+    """Look rewards up in a CSV table (`child.table`); `path` None is the bundled NB201 table."""
+
+    name: str = "table"
+    path: str | None = None
+    arch_column: str = "arch"
+    value_column: str = "cifar10_test_acc_200ep"
+    scale: float = 0.01

@@ -16,8 +16,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from child.config import DigitsConfig, Mnist1dConfig
+from child.config import (
+    Cifar10Config,
+    DigitsConfig,
+    FashionMnistConfig,
+    Mnist1dConfig,
+    MnistConfig,
+)
 from child.errors import ConfigError, require
+from child.image_files import ImageArrays, read_cifar10, read_fashion_mnist, read_mnist
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ class DataSplits:
     test_x: torch.Tensor
     test_y: torch.Tensor
     num_classes: int
+    hflip: bool = False  # whether horizontal flips preserve the label (not for digits)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -144,10 +152,50 @@ def load_digits(cfg: DigitsConfig, seed: int) -> DataSplits:
     )
 
 
+def load_cifar10(cfg: Cifar10Config, seed: int) -> DataSplits:
+    """CIFAR-10 from local files (binary or python version): inputs (3, 32, 32), 10 classes."""
+    return _image_splits(cfg, seed, read_cifar10, hflip=True)
+
+
+def load_fashion_mnist(cfg: FashionMnistConfig, seed: int) -> DataSplits:
+    """Fashion-MNIST from local IDX files: inputs (1, 28, 28), 10 classes."""
+    # A mirrored shoe or shirt is still a shoe or a shirt, unlike a mirrored digit.
+    return _image_splits(cfg, seed, read_fashion_mnist, hflip=True)
+
+
+def load_mnist(cfg: MnistConfig, seed: int) -> DataSplits:
+    """MNIST from local IDX files: inputs (1, 28, 28), 10 classes."""
+    return _image_splits(cfg, seed, read_mnist, hflip=False)
+
+
+def _image_splits(
+    cfg: Any, seed: int, read: Callable[[str], ImageArrays], hflip: bool
+) -> DataSplits:
+    """Read `cfg.path`, keep the first `cfg.limit` training images, carve and standardise."""
+    require(cfg.limit is None or cfg.limit >= 1, "dataset.limit", cfg.limit, "null or an int >= 1")
+    train_x, train_y, test_x, test_y = read(cfg.path)
+    if cfg.limit is not None:
+        train_x, train_y = train_x[: cfg.limit], train_y[: cfg.limit]
+    splits = make_splits(
+        cfg.name, (train_x, train_y), (test_x, test_y), cfg.val_fraction, seed, num_classes=10
+    )
+    if not len(splits.train_y) or not len(splits.val_y):
+        key, value = ("dataset.limit", cfg.limit) if cfg.limit else ("dataset.path", cfg.path)
+        raise ConfigError(
+            f"{key}={value!r} is invalid: expected enough training images for a train and a "
+            f"validation split, but {len(train_y)} images with dataset.val_fraction="
+            f"{cfg.val_fraction} leave {len(splits.train_y)} / {len(splits.val_y)}"
+        )
+    return dataclasses.replace(splits, hflip=hflip)
+
+
 Loader = Callable[[Any, int], DataSplits]
 DATASETS: dict[str, tuple[type, Loader]] = {
     "mnist1d": (Mnist1dConfig, load_mnist1d),
     "digits": (DigitsConfig, load_digits),
+    "cifar10": (Cifar10Config, load_cifar10),
+    "fashion_mnist": (FashionMnistConfig, load_fashion_mnist),
+    "mnist": (MnistConfig, load_mnist),
 }
 
 

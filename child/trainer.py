@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -15,6 +17,7 @@ from child.data import DataSplits
 from child.errors import ConfigError, require
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+EpochHook = Callable[[int, float, float | None], None]
 SCHEDULES = ("cosine", "constant", "step")
 
 
@@ -44,6 +47,18 @@ def check_recipe(cfg: ChildConfig) -> None:
         cfg.warmup_epochs,
         "0 <= warmup_epochs < epochs",
     )
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Use `threads` CPU threads inside the block (0 keeps torch's default), then restore."""
+    before = torch.get_num_threads()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -94,13 +109,18 @@ def accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) 
     return correct.item() / max(1, len(y))
 
 
-def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Random crop with zero padding and random horizontal flip, for image batches (N, C, H, W)."""
+def augment_batch(x: torch.Tensor, generator: torch.Generator, flip: bool) -> torch.Tensor:
+    """Random crop with zero padding (H/8, so 4 for 32×32) and, if `flip`, horizontal flips.
+
+    Only image batches (N, C, H, W) are augmented; 1-D signals pass unchanged.
+    """
     if x.ndim != 4:
         return x
     n, _, h, w = x.shape
-    flips = torch.rand(n, generator=generator, device=x.device) < 0.5
-    x = torch.where(flips[:, None, None, None], x.flip(3), x)
+    if flip:
+        flips = torch.rand(n, generator=generator, device=x.device) < 0.5
+        x = torch.where(flips[:, None, None, None], x.flip(3), x)
+    pad = max(1, h // 8)
     padded = F.pad(x, (pad, pad, pad, pad))
     dy, dx = torch.randint(0, 2 * pad + 1, (2,), generator=generator, device=x.device).tolist()
     return padded[:, :, dy : dy + h, dx : dx + w]
@@ -113,17 +133,20 @@ def train(
     seed: int,
     validate_last: int = 1,
     evaluate_test: bool = False,
+    on_epoch: EpochHook | None = None,
 ) -> TrainOutcome:
     """Train `net` on `data` (already on the net's device); never raises for a failing child.
 
     A loss that turns NaN or infinite gives status "diverged", CUDA running out of memory gives
-    "oom" and any other runtime error "error"; the message says what happened.
+    "oom" and any other runtime error "error"; the message says what happened. `on_epoch`, if
+    given, is called after every epoch with the epoch number (from 1), the mean training loss
+    and the validation accuracy (None for epochs that were not validated).
     """
     device = data.train_x.device
     start = time.perf_counter()
     outcome = TrainOutcome()
     try:
-        _fit(net, data, cfg, seed, validate_last, outcome)
+        _fit(net, data, cfg, seed, validate_last, outcome, on_epoch)
         if outcome.status == "ok" and evaluate_test:
             outcome.test_acc = accuracy(net, data.test_x, data.test_y, cfg.eval_batch_size)
     except torch.cuda.OutOfMemoryError as err:
@@ -144,6 +167,7 @@ def _fit(
     seed: int,
     validate_last: int,
     outcome: TrainOutcome,
+    on_epoch: EpochHook | None,
 ) -> None:
     device = data.train_x.device
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -160,14 +184,16 @@ def _fit(
         net.train()
         order = torch.randperm(n, generator=generator, device=device)
         finite = torch.ones((), dtype=torch.bool, device=device)
+        loss_sum = torch.zeros((), device=device)
         for k in range(steps_per_epoch):
             idx = order[k * batch_size : (k + 1) * batch_size]
             x = data.train_x[idx]
             if cfg.augment:
-                x = augment_batch(x, generator)
+                x = augment_batch(x, generator, flip=data.hflip)
             loss = F.cross_entropy(net(x), data.train_y[idx], label_smoothing=cfg.label_smoothing)
             # Checked once per epoch: a per-step .item() would stall a GPU.
             finite &= torch.isfinite(loss)
+            loss_sum += loss.detach()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
@@ -178,8 +204,12 @@ def _fit(
             outcome.status = "diverged"
             outcome.message = f"non-finite training loss in epoch {epoch + 1}"
             return
+        val_acc = None
         if epoch >= cfg.epochs - validate_last:
-            outcome.val_curve.append(accuracy(net, data.val_x, data.val_y, cfg.eval_batch_size))
+            val_acc = accuracy(net, data.val_x, data.val_y, cfg.eval_batch_size)
+            outcome.val_curve.append(val_acc)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, loss_sum.item() / steps_per_epoch, val_acc)
 
 
 def _first_line(err: BaseException) -> str:

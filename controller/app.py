@@ -8,7 +8,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
@@ -17,7 +16,7 @@ from child.evaluators import ChildJob, child_seed, evaluate_child
 from child.result import ChildResult
 from child.rewards import check_reward
 from child.spaces import build_space, format_arch
-from child.trainer import check_recipe
+from child.trainer import check_recipe, resolve_device, torch_threads
 from controller.config import SearchConfig, typed_config
 from controller.console import SearchProgress, make_console, summary_table
 from controller.factory import check_controller
@@ -65,6 +64,14 @@ def load_run_config(run_dir: Path) -> SearchConfig:
     return typed_config(OmegaConf.load(path))
 
 
+def save_run_config(run_dir: Path, raw: DictConfig) -> None:
+    """Keep the config in `.hydra/config.yaml`, as Hydra does, when called without Hydra."""
+    path = run_dir / ".hydra" / "config.yaml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(OmegaConf.to_yaml(raw))
+
+
 def search_main(raw: DictConfig, run_dir: Path, console: Console | None = None) -> dict[str, Any]:
     """Run (or resume) a whole search in `run_dir` and return its summary."""
     console = console or make_console()
@@ -81,9 +88,14 @@ def search_main(raw: DictConfig, run_dir: Path, console: Console | None = None) 
     if finished.exists():
         console.print(f"Run {run_dir} already finished; nothing to do.", markup=False)
         return json.loads(finished.read_text())
-    if cfg.child.threads > 0:
-        torch.set_num_threads(cfg.child.threads)
+    if not resuming:
+        save_run_config(run_dir, raw)
+    with torch_threads(cfg.child.threads):
+        return run_search(cfg, run_dir, files, console)
 
+
+def run_search(cfg: SearchConfig, run_dir: Path, files: RunFiles, console: Console) -> dict:
+    """Build the parts, restore the last checkpoint if any, search, and report."""
     parts = build_parts(cfg)
     state, history = restore(files, parts, console)
     log.info(
@@ -144,8 +156,9 @@ def test_best(cfg: SearchConfig, best: dict[str, Any], parts: SearchParts) -> fl
         return None
     result = ChildResult.from_dict(best)
     job = ChildJob(result.index, result.arch, child_seed(cfg.seed, result.index))
+    data = parts.data.to(resolve_device(cfg.child.device))  # Ray's copy stays on the CPU
     retrained = evaluate_child(
-        job, parts.data, parts.space_cfg, cfg.child, cfg.reward, evaluate_test=True
+        job, data, parts.space_cfg, cfg.child, cfg.reward, evaluate_test=True
     )
     return retrained.test_acc
 

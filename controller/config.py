@@ -15,10 +15,18 @@ from omegaconf.errors import OmegaConfBaseException
 
 from child.config import (
     ChildConfig,
+    Cifar10Config,
     DigitsConfig,
+    FashionMnistConfig,
+    LayersSpaceConfig,
+    LocalEvaluatorConfig,
     MacroSpaceConfig,
     Mnist1dConfig,
+    MnistConfig,
+    NB201SpaceConfig,
+    RayEvaluatorConfig,
     RewardConfig,
+    TableEvaluatorConfig,
 )
 from child.errors import ConfigError, describe
 
@@ -57,13 +65,6 @@ class EvolutionControllerConfig:
 
 
 @dataclass
-class LocalEvaluatorConfig:
-    """Train children one after another in the search process."""
-
-    name: str = "local"
-
-
-@dataclass
 class BudgetConfig:
     """How much search to do: children evaluated, children per controller update, time."""
 
@@ -91,15 +92,43 @@ class SearchConfig:
     progress: bool = True
 
 
+@dataclass
+class RetrainConfig:
+    """Retraining one architecture from scratch (scripts/retrain.py)."""
+
+    run: str | None = None
+    arch: str | None = None
+    source: str = "best"
+    dataset: Any = MISSING
+    search_space: Any = MISSING
+    child: ChildConfig = field(default_factory=ChildConfig)
+    seed: int = 0
+    progress: bool = True
+
+
 SCHEMAS: dict[str, dict[str, type]] = {
-    "dataset": {"mnist1d": Mnist1dConfig, "digits": DigitsConfig},
-    "search_space": {"macro": MacroSpaceConfig},
+    "dataset": {
+        "mnist1d": Mnist1dConfig,
+        "digits": DigitsConfig,
+        "cifar10": Cifar10Config,
+        "fashion_mnist": FashionMnistConfig,
+        "mnist": MnistConfig,
+    },
+    "search_space": {
+        "macro": MacroSpaceConfig,
+        "layers": LayersSpaceConfig,
+        "nb201": NB201SpaceConfig,
+    },
     "controller": {
         "lstm": LSTMControllerConfig,
         "random": RandomControllerConfig,
         "evolution": EvolutionControllerConfig,
     },
-    "evaluator": {"local": LocalEvaluatorConfig},
+    "evaluator": {
+        "local": LocalEvaluatorConfig,
+        "ray": RayEvaluatorConfig,
+        "table": TableEvaluatorConfig,
+    },
     "child": {"child": ChildConfig},
     "reward": {"reward": RewardConfig},
 }
@@ -118,19 +147,20 @@ def register_configs() -> None:
     OmegaConf.register_new_resolver("nas.if_set", _if_set, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="search_schema", node=SearchConfig)
+    cs.store(name="retrain_schema", node=RetrainConfig)
     for group, schemas in SCHEMAS.items():
         for name, node in schemas.items():
             cs.store(group=f"schema/{group}", name=name, node=node)
 
 
-def typed_config(raw: DictConfig | dict[str, Any]) -> SearchConfig:
-    """A `SearchConfig` instance from a composed or saved config; every group gets its schema.
+def typed_config(raw: DictConfig | dict[str, Any], root: type = SearchConfig) -> Any:
+    """A `root` instance (by default a `SearchConfig`) from a composed or saved config.
 
     Saved configs (a run's .hydra/config.yaml) carry no types, so each group's schema is looked
     up by its `name` key. Raises ConfigError for an unknown name, a misspelt key or a bad type.
     """
     raw = raw if isinstance(raw, DictConfig) else OmegaConf.create(raw)
-    merged = OmegaConf.structured(SearchConfig)
+    merged = OmegaConf.structured(root)
     try:
         for key in raw:
             node = raw[key]
@@ -140,7 +170,9 @@ def typed_config(raw: DictConfig | dict[str, Any]) -> SearchConfig:
                     known = ", ".join(sorted(SCHEMAS[key]))
                     raise ConfigError(f"{key}.name={name!r} is unknown: expected one of {known}")
                 node = OmegaConf.merge(OmegaConf.structured(SCHEMAS[key][name]), node)
-            merged[key] = node
-        return OmegaConf.to_object(merged)  # type: ignore[return-value]
+                merged[key] = node  # an untyped slot takes the option's schema as it is
+            else:
+                merged = OmegaConf.merge(merged, {key: node})
+        return OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         raise ConfigError(describe(err)) from err

@@ -5,19 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from omegaconf import OmegaConf
 
 from child.data import DataSplits, load_dataset
 from child.errors import ConfigError
 from child.evaluators import Evaluator, LocalEvaluator
-from child.spaces import build_space
+from child.spaces import build_space, format_arch
 from child.spaces.base import SearchSpace
 from child.trainer import resolve_device
 from controller.base import Controller
 from controller.config import SearchConfig
 from controller.factory import build_controller
 
-EVALUATORS = ("local",)
+EVALUATORS = ("local", "ray", "table")
 
 
 @dataclass
@@ -47,6 +48,22 @@ def build_evaluator(cfg: SearchConfig, space_cfg: dict[str, Any]) -> tuple[Evalu
     if name == "local":
         data = load_data(cfg)
         return LocalEvaluator(data, space_cfg, cfg.child, cfg.reward), data
+    if name == "table":
+        from child.table import TableEvaluator
+
+        evaluator = TableEvaluator.from_config(cfg.evaluator)
+        probe = build_space(space_cfg).sample(np.random.default_rng(0))
+        if probe not in evaluator.table:
+            raise ConfigError(
+                f"evaluator=table has no entry for architectures of search_space="
+                f"{space_cfg['name']} (e.g. {format_arch(probe)}): use a matching space"
+            )
+        return evaluator, None
+    if name == "ray":
+        from child.ray_evaluator import RayEvaluator  # imports ray, which takes a while
+
+        data = load_dataset(cfg.dataset, cfg.seed)  # workers move it to their own device
+        return RayEvaluator(cfg.evaluator, data, space_cfg, cfg.child, cfg.reward), data
     raise ConfigError(f"evaluator.name={name!r} is unknown: expected one of {EVALUATORS}")
 
 

@@ -28,12 +28,12 @@ TINY = [
 ]
 
 
-def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
-    """The real conf/ composed with `overrides`, as scripts/search.py would see it."""
+def compose_config(overrides: Sequence[str] = (), name: str = "config") -> DictConfig:
+    """The real conf/`name`.yaml composed with `overrides`, as the scripts would see it."""
     register_configs()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=list(overrides))
+        return compose(name, overrides=list(overrides))
 
 
 def run_search(run_dir: Path, overrides: Sequence[str] = ()) -> tuple[dict, str]:

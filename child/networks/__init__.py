@@ -8,7 +8,9 @@ from typing import Any
 from torch import nn
 
 from child.architecture import Architecture
+from child.networks.layers import LayersNet
 from child.networks.macro import MacroNet
+from child.networks.nb201 import build_nb201_network
 
 Builder = Callable[[Architecture, tuple[int, ...], int, Mapping[str, Any]], nn.Module]
 
@@ -25,7 +27,17 @@ def _macro(
     )
 
 
-BUILDERS: dict[str, Builder] = {"macro": _macro}
+def _layers(
+    arch: Architecture, input_shape: tuple[int, ...], num_classes: int, cfg: Mapping[str, Any]
+) -> nn.Module:
+    return LayersNet(arch, input_shape, num_classes)
+
+
+BUILDERS: dict[str, Builder] = {
+    "macro": _macro,
+    "layers": _layers,
+    "nb201": build_nb201_network,
+}
 
 
 def build_network(

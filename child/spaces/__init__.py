@@ -8,7 +8,9 @@ from typing import Any
 from child.architecture import Architecture
 from child.errors import ConfigError
 from child.spaces.base import Choice, Decision, SearchSpace, SkipChoice
+from child.spaces.layers import LayersSpace, format_layers
 from child.spaces.macro import MacroSpace
+from child.spaces.nb201 import NB201Space, to_nb201_string
 
 __all__ = [
     "Choice",
@@ -16,6 +18,8 @@ __all__ = [
     "SearchSpace",
     "SkipChoice",
     "MacroSpace",
+    "LayersSpace",
+    "NB201Space",
     "build_space",
     "SPACES",
     "format_arch",
@@ -31,10 +35,17 @@ def _macro(cfg: Mapping[str, Any]) -> SearchSpace:
     )
 
 
-SPACES: dict[str, Callable[[Mapping[str, Any]], SearchSpace]] = {"macro": _macro}
+SPACES: dict[str, Callable[[Mapping[str, Any]], SearchSpace]] = {
+    "macro": _macro,
+    "layers": LayersSpace.from_config,
+    "nb201": NB201Space.from_config,
+}
 
 # How architectures of a space print, where a space has its own format (default: str(arch)).
-FORMATTERS: dict[str, Callable[[Architecture], str]] = {}
+FORMATTERS: dict[str, Callable[[Architecture], str]] = {
+    "layers": format_layers,
+    "nb201": to_nb201_string,
+}
 
 
 def format_arch(arch: Architecture) -> str:

@@ -1,0 +1,125 @@
+"""Train a step's children concurrently as Ray tasks, on a local Ray instance or a cluster.
+
+Workers receive plain values only: the job (architecture, index, seed), the data tensors through
+Ray's object store, and the config dataclasses. A child's result depends on those alone, so Ray
+and the in-process evaluator agree for the same seed (on the CPU, with the same thread count).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from child.config import ChildConfig, RayEvaluatorConfig, RewardConfig
+from child.data import DataSplits
+from child.errors import ConfigError, require
+from child.evaluators import ChildJob, evaluate_child
+from child.result import ChildResult
+
+log = logging.getLogger(__name__)
+
+
+def check_ray_config(cfg: RayEvaluatorConfig) -> None:
+    """Raise ConfigError for resources or retries that cannot work."""
+    require(cfg.cpus_per_child > 0, "evaluator.cpus_per_child", cfg.cpus_per_child, "> 0")
+    require(cfg.gpus_per_child >= 0, "evaluator.gpus_per_child", cfg.gpus_per_child, ">= 0")
+    require(cfg.max_retries >= 0, "evaluator.max_retries", cfg.max_retries, "an int >= 0")
+    require(
+        cfg.num_cpus is None or cfg.num_cpus >= 1,
+        "evaluator.num_cpus",
+        cfg.num_cpus,
+        "null (all cores) or an int >= 1",
+    )
+
+
+def _train(
+    job: ChildJob,
+    data: DataSplits,
+    space_cfg: Mapping[str, Any],
+    child_cfg: ChildConfig,
+    reward_cfg: RewardConfig,
+    threads: int,
+) -> ChildResult:
+    """The body of one Ray task: move the data to this worker's device and train the child."""
+    import torch
+
+    from child.trainer import resolve_device
+
+    torch.set_num_threads(threads)
+    device = resolve_device(child_cfg.device)
+    return evaluate_child(job, data.to(device), space_cfg, child_cfg, reward_cfg)
+
+
+class RayEvaluator:
+    """Submits each child as a Ray task; yields results in the order they finish."""
+
+    def __init__(
+        self,
+        cfg: RayEvaluatorConfig,
+        data: DataSplits,
+        space_cfg: Mapping[str, Any],
+        child_cfg: ChildConfig,
+        reward_cfg: RewardConfig,
+    ) -> None:
+        check_ray_config(cfg)
+        try:
+            import ray
+        except ImportError as err:  # pragma: no cover - ray is in requirements.txt
+            raise ConfigError("evaluator=ray needs the ray package: pip install ray") from err
+        self.ray = ray
+        self.cfg = cfg
+        self.started_ray = not ray.is_initialized()
+        if self.started_ray:
+            ray.init(
+                address=cfg.address,
+                num_cpus=None if cfg.address else cfg.num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        self.space_cfg = dict(space_cfg)
+        self.child_cfg = child_cfg
+        self.reward_cfg = reward_cfg
+        # Each worker trains with as many threads as CPUs it was given (at least one).
+        threads = child_cfg.threads or max(1, int(cfg.cpus_per_child))
+        self.threads = threads
+        self.data_ref = ray.put(data.to("cpu"))
+        self.remote = ray.remote(_train).options(
+            num_cpus=cfg.cpus_per_child,
+            num_gpus=cfg.gpus_per_child,
+            max_retries=cfg.max_retries,
+            retry_exceptions=True,
+        )
+        log.info("ray: %s", ray.cluster_resources())
+
+    def evaluate(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
+        """Submit every job at once; yield each result as its task finishes."""
+        pending = {
+            self.remote.remote(
+                job, self.data_ref, self.space_cfg, self.child_cfg, self.reward_cfg, self.threads
+            ): job
+            for job in jobs
+        }
+        while pending:
+            done, _ = self.ray.wait(list(pending), num_returns=1)
+            job = pending.pop(done[0])
+            try:
+                yield self.ray.get(done[0])
+            except self.ray.exceptions.RayError as err:
+                # Retries are spent: the child failed, the search goes on.
+                yield ChildResult(
+                    index=job.index,
+                    arch=job.arch,
+                    reward=0.0,
+                    val_acc=0.0,
+                    params=0,
+                    seconds=0.0,
+                    status="error",
+                    message=f"ray task failed: {str(err).splitlines()[0][:250]}",
+                )
+
+    def close(self) -> None:
+        """Shut Ray down if this evaluator started it."""
+        if self.started_ray and self.ray.is_initialized():
+            self.ray.shutdown()

@@ -1,0 +1,196 @@
+"""The NAS-Bench-201 cell space (Dong & Yang, ICLR 2020): one op on each of a cell's 6 edges.
+
+A cell has 4 nodes; node j sums op(i→j)(node i) over i < j, and node 3 is the output. Each edge
+picks one op, so the default space has 5⁶ = 15,625 cells, the whole of the benchmark.
+Architectures print and parse in the benchmark's notation, e.g.
+`|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from child.architecture import Architecture, Layer
+from child.errors import require
+from child.spaces.base import Choice, Decision, SearchSpace
+
+NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+
+# (target, source) of each edge, in the benchmark's order: node by node, sources ascending.
+NB201_EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+NUM_NODES = 4
+
+_NODE_RE = re.compile(r"\|(?:[^|~+]+~\d+\|)+")
+_EDGE_RE = re.compile(r"([^|~+]+)~(\d+)")
+
+
+def edge_name(target: int, source: int) -> str:
+    """The decision name of edge source→target, e.g. "edge(1<-0)"."""
+    return f"edge({target}<-{source})"
+
+
+@dataclass(frozen=True)
+class NB201Space(SearchSpace):
+    """The NAS-Bench-201 cell: 6 edges, each choosing an op from `ops` (one shared "op" head)."""
+
+    ops: tuple[str, ...] = NB201_OPS
+    name: str = "nb201"
+
+    def __post_init__(self) -> None:
+        require(len(self.ops) > 0, "search_space.ops", list(self.ops), "a non-empty list of ops")
+        for op in self.ops:
+            require(op in NB201_OPS, "search_space.ops", op, f"one of {', '.join(NB201_OPS)}")
+        require(
+            len(set(self.ops)) == len(self.ops),
+            "search_space.ops",
+            list(self.ops),
+            "no op listed twice",
+        )
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> NB201Space:
+        """The space of a `search_space` config, whose network keys are checked here too."""
+        # The app builds the space before any training, so a bad network key fails early.
+        channels = cfg.get("channels", 16)
+        cells = cfg.get("cells_per_stage", 5)
+        require(
+            _is_int(channels) and channels >= 1,
+            "search_space.channels",
+            channels,
+            "an int >= 1",
+        )
+        require(
+            _is_int(cells) and cells >= 1,
+            "search_space.cells_per_stage",
+            cells,
+            "an int >= 1",
+        )
+        return cls(ops=tuple(cfg.get("ops", NB201_OPS)))
+
+    @cached_property
+    def _decisions(self) -> tuple[Decision, ...]:
+        # Each edge is one Layer of the Architecture, hence ends_layer on every decision.
+        return tuple(
+            Choice(edge_name(t, s), "op", self.ops, ends_layer=True) for t, s in NB201_EDGES
+        )
+
+    @property
+    def num_tokens(self) -> int:
+        """Length of every token list of this space (one token per edge)."""
+        return len(NB201_EDGES)
+
+    @property
+    def size(self) -> int:
+        """Number of distinct architectures: len(ops) ** 6."""
+        return len(self.ops) ** len(NB201_EDGES)
+
+    def next_decision(self, tokens: Sequence[int]) -> Decision | None:
+        """The op of the next edge, or None after all six."""
+        n = len(tokens)
+        return self._decisions[n] if n < len(self._decisions) else None
+
+    def heads(self) -> dict[str, int]:
+        """One op head shared by all edges."""
+        return {"op": len(self.ops)}
+
+    def decode(self, tokens: Sequence[int]) -> Architecture:
+        """Token list → `Architecture` with one `Layer(op, inputs=(source,))` per edge."""
+        answers = [answer[0] for _, answer in self.walk(tokens)]
+        return make_arch(self.ops[t] for t in answers)
+
+    def encode(self, arch: Architecture) -> list[int]:
+        """`Architecture` → token list; raises ValueError if it does not belong to this space."""
+        ops = edge_ops(arch)
+        for (target, source), op in zip(NB201_EDGES, ops, strict=True):
+            if op not in self.ops:
+                raise ValueError(
+                    f"{edge_name(target, source)}={op!r} is not among this space's ops "
+                    f"({', '.join(self.ops)})"
+                )
+        return [self.ops.index(op) for op in ops]
+
+    def all_architectures(self) -> Iterator[Architecture]:
+        """Every architecture of the space, in token order (15,625 for the default ops)."""
+        for ops in itertools.product(self.ops, repeat=len(NB201_EDGES)):
+            yield make_arch(ops)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def make_arch(ops: Sequence[str] | Iterator[str]) -> Architecture:
+    """The nb201 `Architecture` with these six edge ops, in the benchmark's edge order."""
+    ops = tuple(ops)
+    if len(ops) != len(NB201_EDGES):
+        raise ValueError(f"an nb201 cell has {len(NB201_EDGES)} edges, got {len(ops)} ops")
+    layers = tuple(
+        Layer(op=op, inputs=(source,)) for (_, source), op in zip(NB201_EDGES, ops, strict=True)
+    )
+    return Architecture(space="nb201", layers=layers)
+
+
+def edge_ops(arch: Architecture) -> tuple[str, ...]:
+    """The six edge ops of an nb201 architecture; raises ValueError if its layout is not one."""
+    if arch.space != "nb201" or len(arch.layers) != len(NB201_EDGES):
+        raise ValueError(f"{arch} is not a {len(NB201_EDGES)}-edge nb201 architecture")
+    for (target, source), layer in zip(NB201_EDGES, arch.layers, strict=True):
+        if layer.inputs != (source,) or layer.params:
+            raise ValueError(
+                f"{edge_name(target, source)} ({layer}) must have inputs ({source},) and no params"
+            )
+    return tuple(layer.op for layer in arch.layers)
+
+
+def to_nb201_string(arch: Architecture) -> str:
+    """The benchmark's notation: `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`."""
+    ops = edge_ops(arch)
+    nodes: list[str] = []
+    pos = 0
+    for target in range(1, NUM_NODES):
+        edges = ops[pos : pos + target]
+        nodes.append("|" + "|".join(f"{op}~{src}" for src, op in enumerate(edges)) + "|")
+        pos += target
+    return "+".join(nodes)
+
+
+def parse_nb201_string(text: str) -> Architecture:
+    """The architecture written in the benchmark's notation; raises ValueError if malformed.
+
+    Strict: exactly 3 nodes separated by "+", node j listing sources 0..j-1 in order, each op
+    one of `NB201_OPS`, and no whitespace or other characters.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"an nb201 string must be a str, not {type(text).__name__}")
+    nodes = text.split("+")
+    if len(nodes) != NUM_NODES - 1:
+        raise ValueError(
+            f"nb201 string {text!r} has {len(nodes)} node(s) separated by '+', expected "
+            f"{NUM_NODES - 1}"
+        )
+    ops: list[str] = []
+    for target, node in enumerate(nodes, start=1):
+        if not _NODE_RE.fullmatch(node):
+            raise ValueError(
+                f"nb201 string {text!r}: node {target} {node!r} is not of the form |op~i|...|"
+            )
+        edges = _EDGE_RE.findall(node)
+        sources = [src for _, src in edges]
+        if sources != [str(i) for i in range(target)]:
+            raise ValueError(
+                f"nb201 string {text!r}: node {target} must list sources "
+                f"{list(range(target))} in order, got [{', '.join(sources)}]"
+            )
+        for op, _ in edges:
+            if op not in NB201_OPS:
+                raise ValueError(
+                    f"nb201 string {text!r}: unknown op {op!r} (expected one of "
+                    f"{', '.join(NB201_OPS)})"
+                )
+            ops.append(op)
+    return make_arch(ops)

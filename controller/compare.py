@@ -1,0 +1,493 @@
+"""Compare finished (or running) searches: best reward so far vs children evaluated, per setting.
+
+Runs are grouped by the overrides that differ between them, `seed` and `hydra.*` aside, so the
+seeds of one setting form one group. Every number is over the runs of a group: the mean and the
+sample standard deviation (n − 1) of each run's best reward after a given number of evaluated
+children (cached repeats do not count). A run shorter than a budget does not contribute to it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from rich.table import Table
+from rich.text import Text
+
+from child.errors import ConfigError
+from controller.run_files import CHILDREN, RunFiles
+
+SUMMARY = "summary.json"
+MULTIRUN = "multirun.yaml"
+IGNORED_KEYS = ("seed", "resume")
+UNSET = "(unset)"
+OUTPUTS = ("comparison.md", "comparison.json", "comparison.png")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One search run: its directory, overrides and best-so-far curve (one point per child)."""
+
+    dir: Path
+    overrides: dict[str, str]
+    curve: tuple[float, ...]
+    seconds: float
+    defaults: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def children(self) -> int:
+        """The number of children evaluated (cached repeats not counted)."""
+        return len(self.curve)
+
+    @property
+    def final(self) -> float:
+        """The best value over the whole run."""
+        return self.curve[-1]
+
+    def setting(self, key: str) -> str:
+        """The value of `key` for this run: its override, else its resolved config value."""
+        return self.overrides.get(key, self.defaults.get(key, UNSET))
+
+    def best_after(self, budget: int) -> float | None:
+        """The best value after `budget` children, or None when the run is shorter."""
+        return self.curve[budget - 1] if budget <= self.children else None
+
+
+@dataclass(frozen=True)
+class Group:
+    """The runs (usually seeds) that share the settings that differ between runs."""
+
+    label: str
+    settings: dict[str, str]
+    runs: tuple[Run, ...]
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean, sample standard deviation (None for one value) and count of some values."""
+
+    mean: float
+    std: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class Band:
+    """A group's curve: per child count x = 1..len, the mean, std and number of runs."""
+
+    mean: list[float]
+    std: list[float]
+    n: list[int]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything the table, the files and the plot show."""
+
+    metric: str
+    budgets: tuple[int, ...]
+    groups: tuple[Group, ...]
+    skipped: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- reading run directories
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether `path` is a search run directory (it holds children.jsonl)."""
+    return (path / CHILDREN).is_file()
+
+
+def numbered_dirs(path: Path) -> list[Path]:
+    """The numbered job directories `0/`, `1/`, … of a Hydra multirun directory, in order."""
+    if not path.is_dir():
+        return []
+    jobs = [p for p in path.iterdir() if p.is_dir() and p.name.isdigit()]
+    return sorted(jobs, key=lambda p: int(p.name))
+
+
+def is_multirun_dir(path: Path) -> bool:
+    """Whether `path` is a Hydra multirun directory (multirun.yaml or numbered run dirs)."""
+    if is_run_dir(path):
+        return False
+    return (path / MULTIRUN).is_file() or any(is_run_dir(p) for p in numbered_dirs(path))
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """The run directories named by `paths`: multirun dirs expand to their numbered jobs."""
+    runs: list[Path] = []
+    for path in paths:
+        if is_run_dir(path):
+            runs.append(path)
+        elif is_multirun_dir(path):
+            runs.extend(p for p in numbered_dirs(path) if is_run_dir(p))
+        else:
+            raise ConfigError(
+                f"{path} is neither a run directory (no {CHILDREN}) nor a Hydra multirun "
+                "directory (no multirun.yaml, no numbered run directories)"
+            )
+    return list(dict.fromkeys(runs))  # the same run named twice counts once
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    """`key=value` (Hydra's `+`/`++` prefixes dropped) as (key, value); `~key` has value ''."""
+    key, _, value = str(text).partition("=")
+    return key.strip().lstrip("+"), value.strip()
+
+
+def is_ignored(key: str) -> bool:
+    """Whether an override key says nothing about the setting (the seed, Hydra's own)."""
+    return key in IGNORED_KEYS or key == "hydra" or key.startswith(("hydra.", "hydra/"))
+
+
+def read_overrides(run_dir: Path) -> dict[str, str]:
+    """The overrides of the call that started a run (`.hydra/overrides.yaml`), seed aside."""
+    items = _read_yaml(run_dir / ".hydra" / "overrides.yaml") or []
+    pairs = (parse_override(item) for item in items)
+    return {key: value for key, value in pairs if not is_ignored(key)}
+
+
+def read_defaults(run_dir: Path) -> dict[str, str]:
+    """The run's resolved settings: config group choices and flattened `.hydra/config.yaml`."""
+    hydra = _read_yaml(run_dir / ".hydra" / "hydra.yaml") or {}
+    choices = hydra.get("hydra", {}).get("runtime", {}).get("choices", {}) or {}
+    config = flatten(_read_yaml(run_dir / ".hydra" / "config.yaml") or {})
+    return {**config, **{k: str(v) for k, v in choices.items() if not is_ignored(k)}}
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """A nested config as `{"a.b": "value"}`, values as strings."""
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        return None
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+
+
+def evaluated_children(run_dir: Path) -> list[dict[str, Any]]:
+    """The records of children.jsonl that were evaluated (not cached repeats), in order."""
+    return [r for r in RunFiles(run_dir).read_children() if not r.get("cached")]
+
+
+def best_so_far(values: Iterable[float]) -> tuple[float, ...]:
+    """The running maximum of `values`."""
+    curve: list[float] = []
+    for value in values:
+        curve.append(max(value, curve[-1]) if curve else value)
+    return tuple(curve)
+
+
+def is_number(value: object) -> bool:
+    """Whether `value` is a finite int or float (not a bool)."""
+    is_real = isinstance(value, int | float) and not isinstance(value, bool)
+    return is_real and math.isfinite(value)
+
+
+def metric_values(records: Sequence[dict[str, Any]], metric: str, run_dir: Path) -> list[float]:
+    """Each record's `metric` as a float; a missing or non-numeric one is a ConfigError."""
+    values = []
+    for record in records:
+        value = record.get(metric)
+        if not is_number(value):
+            raise ConfigError(
+                f"--metric {metric!r}: child {record.get('index', '?')} of {run_dir} has "
+                f"{metric}={value!r}, expected a number"
+            )
+        values.append(float(value))
+    return values
+
+
+def read_seconds(run_dir: Path, records: Sequence[dict[str, Any]]) -> float:
+    """The run's wall time: summary.json `seconds`, else the sum of its children's seconds."""
+    path = run_dir / SUMMARY
+    if path.is_file():
+        try:
+            seconds = json.loads(path.read_text()).get("seconds")
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path} is not valid JSON: {err}") from None
+        if isinstance(seconds, int | float):
+            return float(seconds)
+    return float(sum(r.get("seconds") or 0.0 for r in records))
+
+
+def load_run(run_dir: Path, metric: str = "reward") -> Run:
+    """Read one run directory."""
+    records = evaluated_children(run_dir)
+    return Run(
+        dir=run_dir,
+        overrides=read_overrides(run_dir),
+        curve=best_so_far(metric_values(records, metric, run_dir)),
+        seconds=read_seconds(run_dir, records),
+        defaults=read_defaults(run_dir),
+    )
+
+
+# ---------------------------------------------------------------- grouping and statistics
+
+
+def differing_keys(runs: Sequence[Run]) -> list[str]:
+    """The override keys whose value is not the same in every run, in first-seen order."""
+    keys = dict.fromkeys(key for run in runs for key in run.overrides)
+    return [key for key in keys if len({run.setting(key) for run in runs}) > 1]
+
+
+def group_label(settings: dict[str, str]) -> str:
+    """`key=value, key=value`, or `all` when nothing differs."""
+    return ", ".join(f"{k}={v}" for k, v in settings.items()) or "all"
+
+
+def group_runs(runs: Sequence[Run]) -> list[Group]:
+    """Runs grouped by the settings that differ between them, groups in first-seen order."""
+    keys = differing_keys(runs)
+    members: dict[tuple[str, ...], list[Run]] = {}
+    for run in runs:
+        members.setdefault(tuple(run.setting(k) for k in keys), []).append(run)
+    groups = []
+    for values, group in members.items():
+        settings = dict(zip(keys, values, strict=True))
+        groups.append(Group(group_label(settings), settings, tuple(group)))
+    return groups
+
+
+def summarize(values: Sequence[float]) -> Stat | None:
+    """Mean, sample std and count of `values`; None when there are none."""
+    if not values:
+        return None
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return Stat(statistics.fmean(values), std, len(values))
+
+
+def stat_at(group: Group, budget: int) -> Stat | None:
+    """The group's best value after `budget` children, over the runs that got that far."""
+    values = [run.best_after(budget) for run in group.runs]
+    return summarize([v for v in values if v is not None])
+
+
+def final_stat(group: Group) -> Stat:
+    """The group's best value over each run's whole length."""
+    stat = summarize([run.final for run in group.runs])
+    assert stat is not None  # groups are never empty
+    return stat
+
+
+def mean_seconds(group: Group) -> float:
+    """The mean wall time of the group's runs."""
+    return statistics.fmean(run.seconds for run in group.runs)
+
+
+def default_budgets(runs: Sequence[Run], points: int = 4) -> tuple[int, ...]:
+    """`points` budgets spread evenly over the shortest run (its quarter points by default)."""
+    shortest = min(run.children for run in runs)
+    return tuple(sorted({max(1, shortest * k // points) for k in range(1, points + 1)}))
+
+
+def parse_budgets(text: str) -> tuple[int, ...]:
+    """`10,25,50` as sorted distinct positive ints; anything else is a ConfigError."""
+    try:
+        budgets = {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        budgets = set()
+    if not budgets or min(budgets) < 1:
+        raise ConfigError(f"--budgets={text!r} is invalid: expected positive ints like 10,25,50")
+    return tuple(sorted(budgets))
+
+
+def compare(
+    paths: Sequence[Path], metric: str = "reward", budgets: Sequence[int] | None = None
+) -> Comparison:
+    """Read the runs under `paths` and group them; runs with no evaluated child are skipped."""
+    loaded = [load_run(path, metric) for path in expand_paths(paths)]
+    runs = [run for run in loaded if run.children]
+    skipped = tuple(f"{run.dir}: no evaluated children yet" for run in loaded if not run.children)
+    if not runs:
+        raise ConfigError(f"no run under {', '.join(map(str, paths))} has an evaluated child")
+    chosen = tuple(budgets) if budgets else default_budgets(runs)
+    return Comparison(metric, chosen, tuple(group_runs(runs)), skipped)
+
+
+# ---------------------------------------------------------------- table, files and plot
+
+
+def format_stat(stat: Stat | None, runs: int) -> str:
+    """`0.9312 ± 0.0041`; `(n=2)` appended when fewer than `runs` runs contribute; `-` if none."""
+    if stat is None:
+        return "-"
+    text = f"{stat.mean:.4f}" if stat.std is None else f"{stat.mean:.4f} ± {stat.std:.4f}"
+    return text if stat.n == runs else f"{text} (n={stat.n})"
+
+
+def format_seconds(seconds: float) -> str:
+    """`42.1 s` or `12.5 min`."""
+    return f"{seconds:.3g} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def table_header(comparison: Comparison) -> list[str]:
+    """The column names of the comparison table."""
+    metric = comparison.metric
+    return [
+        "group",
+        "runs",
+        *(f"{metric}@{b}" for b in comparison.budgets),
+        f"final {metric}",
+        "wall time (mean)",
+    ]
+
+
+def table_rows(comparison: Comparison) -> list[list[str]]:
+    """One row of formatted cells per group."""
+    rows = []
+    for group in comparison.groups:
+        n = len(group.runs)
+        cells = [format_stat(stat_at(group, b), n) for b in comparison.budgets]
+        final = format_stat(final_stat(group), n)
+        rows.append([group.label, str(n), *cells, final, format_seconds(mean_seconds(group))])
+    return rows
+
+
+def rich_table(comparison: Comparison) -> Table:
+    """The comparison as a rich table for the terminal."""
+    title = f"Best {comparison.metric} so far after N children (mean ± std over runs)"
+    table = Table(title=title, title_justify="left")
+    for i, name in enumerate(table_header(comparison)):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in table_rows(comparison):
+        table.add_row(*(Text(cell) for cell in row))  # Text: "[...]" in overrides is not markup
+    return table
+
+
+def markdown_table(comparison: Comparison) -> str:
+    """The comparison as a GitHub markdown table."""
+    header = table_header(comparison)
+    lines = [_md_row(header), "| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |"]
+    lines += [_md_row(row) for row in table_rows(comparison)]
+    return "\n".join(lines) + "\n"
+
+
+def _md_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+def stat_json(stat: Stat | None) -> dict[str, Any] | None:
+    """A Stat as a JSON object."""
+    return None if stat is None else {"mean": stat.mean, "std": stat.std, "n": stat.n}
+
+
+def run_json(run: Run, budgets: Sequence[int]) -> dict[str, Any]:
+    """One run's raw numbers."""
+    return {
+        "dir": str(run.dir),
+        "overrides": run.overrides,
+        "children": run.children,
+        "seconds": run.seconds,
+        "final": run.final,
+        "at_budgets": {str(b): run.best_after(b) for b in budgets},
+        "curve": list(run.curve),
+    }
+
+
+def comparison_json(comparison: Comparison) -> dict[str, Any]:
+    """The raw numbers behind the table and the plot."""
+    budgets = comparison.budgets
+    groups = [
+        {
+            "label": group.label,
+            "settings": group.settings,
+            "runs": len(group.runs),
+            "at_budgets": {str(b): stat_json(stat_at(group, b)) for b in budgets},
+            "final": stat_json(final_stat(group)),
+            "seconds_mean": mean_seconds(group),
+            "run_details": [run_json(run, budgets) for run in group.runs],
+        }
+        for group in comparison.groups
+    ]
+    return {
+        "metric": comparison.metric,
+        "budgets": list(budgets),
+        "std": "sample standard deviation (n - 1) across runs; null for a single run",
+        "groups": groups,
+        "skipped": list(comparison.skipped),
+    }
+
+
+def group_band(group: Group) -> Band:
+    """Mean and std of the group's best-so-far curves at each child count they reach."""
+    longest = max(run.children for run in group.runs)
+    stats = [stat_at(group, x) for x in range(1, longest + 1)]
+    present = [s for s in stats if s is not None]
+    return Band(
+        mean=[s.mean for s in present],
+        std=[s.std or 0.0 for s in present],
+        n=[s.n for s in present],
+    )
+
+
+def plot_comparison(comparison: Comparison, path: Path) -> None:
+    """Write a PNG: best value so far vs children evaluated, mean ± 1 std band per group.
+
+    Where only some runs of a group are that long, the mean of those runs goes on dotted, without
+    a band. Vertical grey lines mark the table's budgets.
+    """
+    fig = Figure(figsize=(7, 4.5), layout="constrained")  # no pyplot: no global state
+    ax = fig.add_subplot()
+    for i, group in enumerate(comparison.groups):
+        _plot_group(ax, group, f"C{i % 10}")
+    for budget in comparison.budgets:
+        ax.axvline(budget, color="0.85", linewidth=0.8, zorder=0)
+    ax.set_xlabel("children evaluated")
+    ax.set_ylabel(f"best {comparison.metric} so far")
+    ax.set_title(f"Best {comparison.metric} so far (mean ± 1 std over runs)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    fig.savefig(path, dpi=120, format="png")
+
+
+def _plot_group(ax: Axes, group: Group, color: str) -> None:
+    band = group_band(group)
+    runs = len(group.runs)
+    full = sum(1 for n in band.n if n == runs)  # n falls as x grows: the first `full` have all
+    xs = list(range(1, len(band.mean) + 1))
+    low = [m - s for m, s in zip(band.mean, band.std, strict=True)]
+    high = [m + s for m, s in zip(band.mean, band.std, strict=True)]
+    label = f"{group.label} (n={runs})"
+    ax.plot(xs[:full], band.mean[:full], color=color, label=label, linewidth=1.8)
+    ax.fill_between(xs[:full], low[:full], high[:full], color=color, alpha=0.2, linewidth=0)
+    if full < len(xs):
+        ax.plot(xs[full - 1 :], band.mean[full - 1 :], color=color, linestyle=":")
+
+
+def write_outputs(comparison: Comparison, out_dir: Path) -> list[Path]:
+    """Write comparison.md, comparison.json and comparison.png into `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js, png = (out_dir / name for name in OUTPUTS)
+    md.write_text(markdown_table(comparison))
+    js.write_text(json.dumps(comparison_json(comparison), indent=2, allow_nan=False) + "\n")
+    plot_comparison(comparison, png)
+    return [md, js, png]
+
+
+def default_out_dir(paths: Sequence[Path]) -> Path:
+    """The multirun directory when exactly one was given, else the current directory."""
+    multiruns = [p for p in paths if is_multirun_dir(p)]
+    return multiruns[0] if len(multiruns) == 1 else Path.cwd()

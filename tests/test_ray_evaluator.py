@@ -1,0 +1,110 @@
+"""The Ray evaluator on the 2-core machine: same results as in-process, failures contained."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from child.architecture import Architecture, Layer  # noqa: E402
+from child.config import (  # noqa: E402
+    ChildConfig,
+    DigitsConfig,
+    RayEvaluatorConfig,  # noqa: E402
+    RewardConfig,
+)
+from child.data import load_dataset  # noqa: E402
+from child.evaluators import ChildJob  # noqa: E402
+from child.ray_evaluator import RayEvaluator  # noqa: E402
+from tests.conftest import ROOT, TINY, run_search  # noqa: E402
+
+ARCH = Architecture("macro", (Layer("conv3", (("width", 8),)),))
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def rewards(run_dir: Path) -> dict[int, float]:
+    lines = (run_dir / "children.jsonl").read_text().splitlines()
+    return {r["index"]: r["reward"] for r in map(json.loads, lines) if not r["cached"]}
+
+
+@pytest.mark.slow
+def test_ray_and_local_give_the_same_rewards_for_the_same_seed(tmp_path, local_ray):
+    common = [*TINY, "budget.children=4", "budget.batch=2", "test_best=false"]
+    run_search(tmp_path / "local", [*common, "evaluator=local"])
+    run_search(tmp_path / "ray", [*common, "evaluator=ray"])
+    assert rewards(tmp_path / "ray") == rewards(tmp_path / "local")
+    assert len(rewards(tmp_path / "ray")) == 4
+
+
+def failing_body(kind: str, attempts: Path):
+    """A task body that dies or raises; defined in a closure so Ray ships it by value."""
+
+    def body(*args, **kwargs):
+        with attempts.open("a") as f:
+            f.write("x")
+        if kind == "dies":
+            os._exit(1)
+        raise RuntimeError("boom")
+
+    return body
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["dies", "raises"])
+def test_a_failing_task_is_retried_then_recorded_as_a_failed_child(tmp_path, local_ray, kind):
+    attempts = tmp_path / "attempts"
+    data = load_dataset(DigitsConfig(), seed=0)
+    evaluator = RayEvaluator(
+        RayEvaluatorConfig(max_retries=2), data, {}, ChildConfig(epochs=1), RewardConfig()
+    )
+    body = failing_body(kind, attempts)
+    evaluator.remote = ray.remote(body).options(max_retries=2, retry_exceptions=True)
+    (result,) = list(evaluator.evaluate([ChildJob(5, ARCH, 0)]))
+    evaluator.close()
+    assert result.status == "error" and result.reward == 0.0 and result.index == 5
+    assert "ray task failed" in result.message
+    assert attempts.read_text() == "xxx"  # the first try and two retries
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_search_and_ray_then_resume_finishes_it(tmp_path):
+    run_dir = tmp_path / "run"
+    script = str(ROOT / "scripts" / "search.py")
+    args = [*TINY, "evaluator=ray", "budget.children=6", "budget.batch=2", "test_best=false"]
+    proc = subprocess.Popen(
+        [sys.executable, script, *args, f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children = run_dir / "children.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (children.exists() and children.read_text()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)  # Ray is shut down, nothing hangs
+    assert proc.returncode == 130, err
+    assert "resume=" in err.splitlines()[-1]
+
+    resumed = subprocess.run(
+        [sys.executable, script, f"resume={run_dir}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run_dir / "summary.json").read_text())["children"] == 6
