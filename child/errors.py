@@ -17,8 +17,8 @@ def describe(err: BaseException) -> str:
     """One line for an error and its causes, e.g. "Could not override 'x': Key 'x' not in 'Y'"."""
     parts: list[str] = []
     while err is not None:
-        text = _fold(str(err))
-        if text and text not in parts:
+        text = _fold(str(err)).rstrip(".")
+        if text and not any(text in part for part in parts):
             parts.append(text)
         err = err.__cause__ or (err.__context__ if not err.__suppress_context__ else None)
     return ": ".join(p.rstrip(".") for p in parts) or "unknown error"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from child.architecture import Architecture
@@ -32,7 +32,8 @@ class ChildResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; the architecture is nested as its own dict."""
-        data = asdict(self)
+        # Field by field: dataclasses.asdict would deep-copy the architecture first.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["arch"] = self.arch.to_dict()
         data["val_curve"] = list(self.val_curve)
         return data

@@ -46,6 +46,7 @@ class LSTMControllerConfig:
     skip_target: float = 0.4
     skip_weight: float = 0.0
     grad_clip: float = 5.0
+    advantage_norm: bool = False
 
 
 @dataclass
@@ -159,20 +160,28 @@ def typed_config(raw: DictConfig | dict[str, Any], root: type = SearchConfig) ->
     Saved configs (a run's .hydra/config.yaml) carry no types, so each group's schema is looked
     up by its `name` key. Raises ConfigError for an unknown name, a misspelt key or a bad type.
     """
-    raw = raw if isinstance(raw, DictConfig) else OmegaConf.create(raw)
     merged = OmegaConf.structured(root)
+    # Plain values first: Hydra's `+key=value` can slip unknown keys into typed nodes, and
+    # merging plain dicts into the schemas refuses them.
+    raw = OmegaConf.create(OmegaConf.to_container(OmegaConf.create(raw), resolve=True))
+    for key in raw:
+        try:
+            merged = _merge_key(merged, str(key), raw[key])
+        except OmegaConfBaseException as err:
+            raise ConfigError(f"{key}: {describe(err)}") from err
     try:
-        for key in raw:
-            node = raw[key]
-            if key in SCHEMAS and key not in ("child", "reward"):
-                name = node.get("name")
-                if name not in SCHEMAS[key]:
-                    known = ", ".join(sorted(SCHEMAS[key]))
-                    raise ConfigError(f"{key}.name={name!r} is unknown: expected one of {known}")
-                node = OmegaConf.merge(OmegaConf.structured(SCHEMAS[key][name]), node)
-                merged[key] = node  # an untyped slot takes the option's schema as it is
-            else:
-                merged = OmegaConf.merge(merged, {key: node})
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         raise ConfigError(describe(err)) from err
+
+
+def _merge_key(merged: DictConfig, key: str, node: Any) -> DictConfig:
+    """Merge one top-level key; a config-group node is validated by its option's schema."""
+    if key not in SCHEMAS or key in ("child", "reward"):
+        return OmegaConf.merge(merged, {key: node})
+    name = node.get("name") if isinstance(node, DictConfig) else None
+    if name not in SCHEMAS[key]:
+        known = ", ".join(sorted(SCHEMAS[key]))
+        raise ConfigError(f"{key}.name={name!r} is unknown: expected one of {known}")
+    merged[key] = OmegaConf.merge(OmegaConf.structured(SCHEMAS[key][name]), node)
+    return merged

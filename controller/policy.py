@@ -21,12 +21,25 @@ from child.spaces.base import Choice, SearchSpace, SkipChoice
 
 @dataclass
 class Rollout:
-    """One pass over the decisions: the tokens, their summed log-probability, entropy, skip KL."""
+    """A batch of passes over the decisions: token lists and their statistics.
 
-    tokens: list[int]
+    `log_prob`, `entropy` and `skip_kl` hold one summed value per row, shape (rows,).
+    """
+
+    tokens: list[list[int]]
     log_prob: torch.Tensor
     entropy: torch.Tensor
     skip_kl: torch.Tensor
+
+    @staticmethod
+    def cat(parts: Sequence[Rollout]) -> Rollout:
+        """Stack rollouts row-wise."""
+        return Rollout(
+            [t for p in parts for t in p.tokens],
+            torch.cat([p.log_prob for p in parts]),
+            torch.cat([p.entropy for p in parts]),
+            torch.cat([p.skip_kl for p in parts]),
+        )
 
 
 class LSTMPolicy(nn.Module):
@@ -65,45 +78,75 @@ class LSTMPolicy(nn.Module):
             logits = self.tanh_constant * torch.tanh(logits)
         return logits
 
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, greedy: bool = False
+    ) -> Rollout:
+        """`n` token lists drawn from the policy (or its argmax), with their statistics."""
+        if self.space.static:
+            return self(n=n, generator=generator, greedy=greedy)
+        return Rollout.cat([self(n=1, generator=generator, greedy=greedy) for _ in range(n)])
+
+    def score(self, token_lists: Sequence[Sequence[int]]) -> Rollout:
+        """Re-score given token lists (teacher forcing): log-probabilities with gradients."""
+        if self.space.static:
+            return self(tokens=token_lists)
+        return Rollout.cat([self(tokens=[t]) for t in token_lists])
+
     def forward(
         self,
-        tokens: Sequence[int] | None = None,
+        tokens: Sequence[Sequence[int]] | None = None,
+        n: int = 1,
         generator: torch.Generator | None = None,
         greedy: bool = False,
     ) -> Rollout:
-        """Sample a token list (`tokens` None), decode greedily, or re-score the given `tokens`."""
-        chosen: list[int] = []
-        log_prob = entropy = skip_kl = torch.zeros(())
-        inputs = self.start
-        state = [(torch.zeros_like(self.start), torch.zeros_like(self.start)) for _ in self.cells]
-        anchors: list[torch.Tensor] = []  # LSTM outputs at the end of each layer
+        """One batched pass: sample `n` rows (`tokens` None), or re-score the rows of `tokens`.
+
+        Every row follows the decisions of the first row, so rows of a conditional space must
+        be passed one at a time (`sample` and `score` do that).
+        """
+        rows = len(tokens) if tokens is not None else n
+        chosen: list[list[int]] = [[] for _ in range(rows)]
+        log_prob, entropy, skip_kl = (torch.zeros(rows) for _ in range(3))
+        inputs = self.start.expand(rows, -1)
+        zeros = torch.zeros(rows, self.start.shape[1])
+        state = [(zeros, zeros) for _ in self.cells]
+        anchors: list[torch.Tensor] = []  # LSTM outputs at the end of each layer, (rows, hidden)
         anchor_keys: list[torch.Tensor] = []  # W_prev h_j, computed once per anchor
-        while (decision := self.space.next_decision(chosen)) is not None:
-            h = self._step(inputs, state)  # (1, hidden)
-            given = None if tokens is None else tokens[len(chosen) : len(chosen) + decision.size]
+        while (decision := self.space.next_decision(chosen[0])) is not None:
+            h = self._step(inputs, state)  # (rows, hidden)
+            pos = len(chosen[0])
+            given = None
+            if tokens is not None:
+                given = torch.tensor([list(t[pos : pos + decision.size]) for t in tokens])
             if isinstance(decision, Choice):
-                log_p = self._choice_log_probs(decision, h)
-                token = self._pick_choice(log_p, given, generator, greedy)
-                inputs = self.embed[decision.head].weight[token].unsqueeze(0)
-                chosen.append(token)
-                log_prob = log_prob + log_p[token]
+                log_p = self._choice_log_probs(decision, h)  # (rows, options)
+                token = self._pick_choice(log_p, given, generator, greedy)  # (rows,)
+                inputs = self.embed[decision.head](token)
+                log_prob = log_prob + log_p.gather(1, token[:, None]).squeeze(1)
                 entropy = entropy + _categorical_entropy(log_p)
+                answers = token[:, None]
             else:
-                logits = self._skip_logits(decision, h, anchor_keys)
+                logits = self._skip_logits(decision, h, anchor_keys)  # (rows, anchors)
                 bits = self._pick_skips(logits, given, generator, greedy)
+                chosen_anchors = torch.stack(anchors[: decision.num_anchors], dim=1)
                 # Next input: the mean of the chosen anchors (zero when none is chosen).
-                inputs = (bits @ torch.cat(anchors)).unsqueeze(0) / (1.0 + bits.sum())
-                chosen.extend(int(b) for b in bits.tolist())
+                inputs = (bits.unsqueeze(1) @ chosen_anchors).squeeze(1)
+                inputs = inputs / (1.0 + bits.sum(dim=1, keepdim=True))
                 log_prob = log_prob - F.binary_cross_entropy_with_logits(
-                    logits, bits, reduction="sum"
-                )
+                    logits, bits, reduction="none"
+                ).sum(dim=1)
                 entropy = entropy + _bernoulli_entropy(logits)
                 skip_kl = skip_kl + self._skip_kl(torch.sigmoid(logits))
+                answers = bits.long()
+            for row, answer in zip(chosen, answers.tolist(), strict=True):
+                row.extend(answer)
             if decision.ends_layer and self.space.uses_skips:
                 anchors.append(h)
                 anchor_keys.append(self.w_prev(h))
-        if tokens is not None and len(chosen) != len(tokens):
-            raise ValueError(f"{len(tokens) - len(chosen)} tokens left over after re-scoring")
+        if tokens is not None and any(
+            len(c) != len(t) for c, t in zip(chosen, tokens, strict=True)
+        ):
+            raise ValueError("tokens left over after re-scoring: they do not fit the space")
         return Rollout(chosen, log_prob, entropy, skip_kl)
 
     def _step(self, inputs: torch.Tensor, state: list[tuple[torch.Tensor, torch.Tensor]]):
@@ -113,57 +156,58 @@ class LSTMPolicy(nn.Module):
         return inputs
 
     def _choice_log_probs(self, decision: Choice, h: torch.Tensor) -> torch.Tensor:
-        logits = self._shape(self.heads[decision.head](h)[0])
+        logits = self._shape(self.heads[decision.head](h))
         if decision.allowed is not None:
             mask = torch.tensor(decision.allowed, dtype=torch.bool)
             logits = logits.masked_fill(~mask, float("-inf"))
-        return torch.log_softmax(logits, dim=0)
+        return torch.log_softmax(logits, dim=1)
 
     def _skip_logits(
         self, decision: SkipChoice, h: torch.Tensor, anchor_keys: list[torch.Tensor]
     ) -> torch.Tensor:
-        keys = torch.cat(anchor_keys[: decision.num_anchors])  # (anchors, hidden)
-        return self._shape(self.v_attn(torch.tanh(keys + self.w_curr(h))).squeeze(1))
+        keys = torch.stack(anchor_keys[: decision.num_anchors], dim=1)  # (rows, anchors, hidden)
+        scores = self.v_attn(torch.tanh(keys + self.w_curr(h).unsqueeze(1))).squeeze(2)
+        return self._shape(scores)
 
     @staticmethod
     def _pick_choice(
         log_p: torch.Tensor,
-        given: Sequence[int] | None,
-        generator: torch.Generator | None,
-        greedy: bool,
-    ) -> int:
-        if given is not None:
-            return int(given[0])
-        if greedy:
-            return int(log_p.argmax())
-        return int(torch.multinomial(log_p.exp(), 1, generator=generator))
-
-    @staticmethod
-    def _pick_skips(
-        logits: torch.Tensor,
-        given: Sequence[int] | None,
+        given: torch.Tensor | None,
         generator: torch.Generator | None,
         greedy: bool,
     ) -> torch.Tensor:
         if given is not None:
-            return torch.tensor(list(given), dtype=torch.float32)
+            return given[:, 0]
+        if greedy:
+            return log_p.argmax(dim=1)
+        return torch.multinomial(log_p.exp(), 1, generator=generator).squeeze(1)
+
+    @staticmethod
+    def _pick_skips(
+        logits: torch.Tensor,
+        given: torch.Tensor | None,
+        generator: torch.Generator | None,
+        greedy: bool,
+    ) -> torch.Tensor:
+        if given is not None:
+            return given.float()
         if greedy:
             return (logits > 0).float()
         return (torch.rand(logits.shape, generator=generator) < torch.sigmoid(logits)).float()
 
     def _skip_kl(self, probs: torch.Tensor) -> torch.Tensor:
-        """KL(Bernoulli(p) ‖ Bernoulli(skip_target)), summed over anchors."""
+        """KL(Bernoulli(p) ‖ Bernoulli(skip_target)), summed over anchors, per row."""
         p = probs.clamp(1e-6, 1 - 1e-6)
         q = self.skip_target
-        return (p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))).sum()
+        return (p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))).sum(dim=1)
 
 
 def _categorical_entropy(log_p: torch.Tensor) -> torch.Tensor:
     # Masked options have log p = -inf and p = 0; they contribute nothing.
     p = log_p.exp()
-    return -(p * log_p.masked_fill(p == 0, 0.0)).sum()
+    return -(p * log_p.masked_fill(p == 0, 0.0)).sum(dim=1)
 
 
 def _bernoulli_entropy(logits: torch.Tensor) -> torch.Tensor:
     p = torch.sigmoid(logits)
-    return (F.softplus(logits) - p * logits).sum()
+    return (F.softplus(logits) - p * logits).sum(dim=1)

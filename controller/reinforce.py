@@ -38,19 +38,18 @@ class ReinforceController:
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr)
         self.generator = torch.Generator().manual_seed(seed)
         self.baseline: float | None = None
+        self.reward_var = 0.0  # EMA of squared deviations from the baseline
 
     def propose(self, n: int) -> list[Architecture]:
         """Sample `n` architectures from the current policy."""
         with torch.no_grad():
-            rollouts = [self.policy(generator=self.generator) for _ in range(n)]
-        return [self.space.decode(r.tokens) for r in rollouts]
+            rollout = self.policy.sample(n, self.generator)
+        return [self.space.decode(tokens) for tokens in rollout.tokens]
 
     def learn(self, archs: Sequence[Architecture], rewards: Sequence[float]) -> dict[str, float]:
         """One REINFORCE step on the batch; returns loss, baseline, advantage, entropy, KL."""
-        rollouts = [self.policy(tokens=self.space.encode(a)) for a in archs]
-        log_probs = torch.stack([r.log_prob for r in rollouts])
-        entropies = torch.stack([r.entropy for r in rollouts])
-        skip_kls = torch.stack([r.skip_kl for r in rollouts])
+        rollout = self.policy.score([self.space.encode(a) for a in archs])
+        log_probs, entropies, skip_kls = rollout.log_prob, rollout.entropy, rollout.skip_kl
         reward = torch.tensor(rewards, dtype=torch.float32)
         if self.baseline is None:
             self.baseline = float(reward.mean())
@@ -65,10 +64,10 @@ class ReinforceController:
         grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         baseline_used = self.baseline
+        decay = self.cfg.baseline_decay
         for r in rewards:
-            self.baseline = (
-                self.cfg.baseline_decay * self.baseline + (1 - self.cfg.baseline_decay) * r
-            )
+            self.reward_var = decay * self.reward_var + (1 - decay) * (r - self.baseline) ** 2
+            self.baseline = decay * self.baseline + (1 - decay) * r
         return {
             "loss": loss.item(),
             "baseline": baseline_used,
@@ -82,7 +81,7 @@ class ReinforceController:
     def favourite(self) -> Architecture:
         """Greedy (argmax) decoding of the current policy."""
         with torch.no_grad():
-            return self.space.decode(self.policy(greedy=True).tokens)
+            return self.space.decode(self.policy.sample(1, greedy=True).tokens[0])
 
     def state_dict(self) -> dict[str, Any]:
         """Policy weights, optimizer state, baseline and sampling RNG state."""
@@ -90,6 +89,7 @@ class ReinforceController:
             "policy": self.policy.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "baseline": self.baseline,
+            "reward_var": self.reward_var,
             "generator": self.generator.get_state(),
         }
 
@@ -98,4 +98,5 @@ class ReinforceController:
         self.policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.baseline = state["baseline"]
+        self.reward_var = state["reward_var"]
         self.generator.set_state(state["generator"])

@@ -53,11 +53,15 @@ class RunFiles:
         self.checkpoint_path = self.dir / CHECKPOINT
 
     def append_child(self, record: dict[str, Any]) -> None:
-        """Append one line to children.jsonl and flush it to disk."""
+        """Append one line to children.jsonl (it survives the process being killed)."""
         with self.children_path.open("a") as f:
             f.write(json.dumps(record, separators=(",", ":")) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+
+    def sync_children(self) -> None:
+        """Force children.jsonl to disk, so that a checkpoint never counts lines a crash lost."""
+        if self.children_path.exists():
+            with self.children_path.open("a") as f:
+                os.fsync(f.fileno())
 
     def read_children(self) -> list[dict[str, Any]]:
         """Every complete line of children.jsonl (a torn last line is ignored)."""

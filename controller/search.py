@@ -176,6 +176,7 @@ class Search:
             self.logger.log_best(s.step + 1, result)
 
     def _checkpoint(self) -> None:
+        self.files.sync_children()
         self.files.save_checkpoint(
             {"version": 1, "state": asdict(self.state), "controller": self.controller.state_dict()}
         )

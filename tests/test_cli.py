@@ -41,6 +41,7 @@ def test_search_runs_with_overrides_and_writes_its_run_dir(tmp_path):
     ("override", "expected"),
     [
         ("controller.lrr=0.1", "controller.lrr"),
+        ("+controller.lrr=0.1", "lrr"),
         ("controller.lr=fast", "controller.lr"),
         ("budget.children=many", "budget.children"),
         ("dataset=imagenet", "dataset"),

@@ -222,14 +222,14 @@ def test_rescoring_sampled_tokens_gives_the_same_log_prob_and_entropy():
     policy = LSTMPolicy(SPACE, hidden_size=32)
     generator = torch.Generator().manual_seed(0)
     lengths = set()
-    for _ in range(30):
-        sampled = policy(generator=generator)
-        rescored = policy(tokens=sampled.tokens)
-        lengths.add(len(sampled.tokens))
-        assert rescored.tokens == sampled.tokens
-        assert rescored.log_prob.item() == pytest.approx(sampled.log_prob.item(), abs=1e-5)
-        assert rescored.entropy.item() == pytest.approx(sampled.entropy.item(), abs=1e-5)
-        assert not spatial_after_fc(SPACE.decode(sampled.tokens))
+    sampled = policy.sample(30, generator)
+    rescored = policy.score(sampled.tokens)
+    assert rescored.tokens == sampled.tokens
+    assert torch.allclose(rescored.log_prob, sampled.log_prob, atol=1e-5)
+    assert torch.allclose(rescored.entropy, sampled.entropy, atol=1e-5)
+    for tokens in sampled.tokens:
+        lengths.add(len(tokens))
+        assert not spatial_after_fc(SPACE.decode(tokens))
     assert len(lengths) > 1  # the token count depends on the types chosen
 
 
@@ -249,10 +249,10 @@ def test_log_prob_is_a_proper_distribution_over_a_tiny_conditional_space():
     # layer 0: conv 4 + fc 4 + dropout 1 = 9 ways; layer 1: 9 after conv/dropout, 5 after fc.
     assert len(token_lists) == 4 * 9 + 4 * 5 + 1 * 9
     with torch.no_grad():
-        total = sum(policy(tokens=t).log_prob.exp().item() for t in token_lists)
+        total = sum(policy.score([t]).log_prob.exp().item() for t in token_lists)
     assert total == pytest.approx(1.0, abs=1e-5)
     masked = [1, 0, 0, 0, 0, 0, 0, 0]  # fc4-relu, then conv3/1x8-relu: illegal after fc
-    assert policy(tokens=masked).log_prob.item() == float("-inf")
+    assert policy.score([masked]).log_prob.item() == float("-inf")
 
 
 @pytest.mark.parametrize(

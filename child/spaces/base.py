@@ -98,6 +98,11 @@ class SearchSpace(ABC):
         """Whether any decision is a `SkipChoice` (the controller then needs anchor attention)."""
         return False
 
+    @property
+    def static(self) -> bool:
+        """Whether every architecture asks the same decisions (then they can be batched)."""
+        return False
+
     def walk(self, tokens: Sequence[int]) -> list[tuple[Decision, list[int]]]:
         """Pair each decision with its tokens; raise ValueError if `tokens` are not a valid list."""
         pairs: list[tuple[Decision, list[int]]] = []

@@ -71,6 +71,11 @@ class MacroSpace(SearchSpace):
         """Length of every token list of this space."""
         return sum(d.size for d in self._decisions)
 
+    @property
+    def static(self) -> bool:
+        """The same decisions for every architecture."""
+        return True
+
     def next_decision(self, tokens: Sequence[int]) -> Decision | None:
         """The decision that follows `tokens` (the program is the same for every architecture)."""
         return self._offsets.get(len(tokens))

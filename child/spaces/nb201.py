@@ -89,6 +89,11 @@ class NB201Space(SearchSpace):
         """Number of distinct architectures: len(ops) ** 6."""
         return len(self.ops) ** len(NB201_EDGES)
 
+    @property
+    def static(self) -> bool:
+        """The same decisions for every architecture."""
+        return True
+
     def next_decision(self, tokens: Sequence[int]) -> Decision | None:
         """The op of the next edge, or None after all six."""
         n = len(tokens)
