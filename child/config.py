@@ -78,14 +78,18 @@ class RewardConfig:
 
     - `val_acc`: the validation accuracy after the last epoch;
     - `zoph`: the max validation accuracy over the last `window` epochs, to the power `power`;
-    - `cost`: MnasNet's `acc × (params / target_params) ** w`, with `w = alpha` at or under
-      the target and `w = beta` over it.
+    - `cost`: MnasNet's `acc × (cost / target) ** w`, with `w = alpha` at or under the target
+      and `w = beta` over it; the cost is the parameter count (`cost_metric: params`, target
+      `target_params`) or the latency of one example's forward pass on the training device
+      (`cost_metric: latency`, target `target_latency_ms`).
     """
 
     name: str = "val_acc"
     window: int = 1
     power: float = 1.0
+    cost_metric: str = "params"
     target_params: int = 5000
+    target_latency_ms: float = 1.0
     alpha: float = 0.0
     beta: float = -0.07
 

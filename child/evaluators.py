@@ -16,9 +16,10 @@ import torch
 from child.architecture import Architecture
 from child.config import ChildConfig, RewardConfig
 from child.data import DataSplits
+from child.latency import measure_latency_ms
 from child.networks import build_network, count_params
 from child.result import ChildResult
-from child.rewards import compute_reward, epochs_to_validate
+from child.rewards import compute_reward, epochs_to_validate, needs_latency
 from child.trainer import train
 
 
@@ -72,15 +73,19 @@ def evaluate_child(
         )
     if outcome.status != "ok":
         return _failed(job, params, outcome.status, outcome.message, outcome.seconds)
+    latency = None
+    if needs_latency(reward_cfg):
+        latency = measure_latency_ms(net, data.input_shape, data.train_x.device)
     return ChildResult(
         index=job.index,
         arch=job.arch,
-        reward=compute_reward(reward_cfg, outcome.val_curve, params),
+        reward=compute_reward(reward_cfg, outcome.val_curve, params, latency),
         val_acc=outcome.val_curve[-1],
         params=params,
         seconds=outcome.seconds,
         val_curve=tuple(outcome.val_curve),
         test_acc=outcome.test_acc,
+        latency_ms=latency,
     )
 
 

@@ -29,6 +29,7 @@ class ChildResult:
     message: str = ""
     val_curve: tuple[float, ...] = field(default_factory=tuple)
     test_acc: float | None = None
+    latency_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; the architecture is nested as its own dict."""

@@ -84,3 +84,12 @@ def test_cosine_schedule_starts_at_one_and_ends_near_zero_after_warmup():
     assert lr_factor(99, 100, 10, "cosine") < 0.01
     assert lr_factor(50, 100, 0, "constant") == 1.0
     assert math.isclose(lr_factor(70, 100, 0, "step"), 0.01)
+
+
+def test_latency_reward_uses_the_measured_forward_time():
+    cfg = RewardConfig(name="cost", cost_metric="latency", target_latency_ms=1e-6, beta=-0.1)
+    result = evaluate_child(ChildJob(0, ARCH, 0), DIGITS, SPACE_CFG, ChildConfig(epochs=1), cfg)
+    assert result.latency_ms is not None and result.latency_ms > 0
+    expected = result.val_acc * (result.latency_ms / 1e-6) ** -0.1
+    assert result.reward == pytest.approx(expected)
+    assert result.reward < result.val_acc  # far over the (tiny) target: penalised
