@@ -63,9 +63,21 @@ def run_cli(main: Callable[[], object]) -> None:
         main()
     except USER_ERRORS as err:
         fail(describe(err))
+    except ValueError as err:
+        if not _raised_by_hydra(err):
+            raise
+        fail(describe(err))  # command-line misuse, e.g. two of --cfg/-m/--info
     except KeyboardInterrupt:
         print(
             "interrupted: the last checkpoint is kept; continue with resume=<run dir>",
             file=sys.stderr,
         )
         sys.exit(130)
+
+
+def _raised_by_hydra(err: BaseException) -> bool:
+    """Whether the innermost frame of `err` is Hydra's own code (then it is about the CLI)."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and f"{os.sep}hydra{os.sep}" in tb.tb_frame.f_code.co_filename

@@ -6,10 +6,14 @@ so a misspelt key or a value of the wrong type fails while Hydra composes the co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -107,6 +111,8 @@ class RetrainConfig:
     progress: bool = True
 
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
 SCHEMAS: dict[str, dict[str, type]] = {
     "dataset": {
         "mnist1d": Mnist1dConfig,
@@ -185,3 +191,14 @@ def _merge_key(merged: DictConfig, key: str, node: Any) -> DictConfig:
         raise ConfigError(f"{key}.name={name!r} is unknown: expected one of {known}")
     merged[key] = OmegaConf.merge(OmegaConf.structured(SCHEMAS[key][name]), node)
     return merged
+
+
+def compose_config(overrides: Sequence[str] = (), name: str = "config") -> DictConfig:
+    """Compose conf/`name`.yaml with `overrides` in-process, as the scripts would see it.
+
+    For notebooks, tests and benchmarks: `search_main(compose_config(["seed=1"]), run_dir)`.
+    """
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(name, overrides=list(overrides))

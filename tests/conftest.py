@@ -7,13 +7,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 from rich.console import Console
 
 from controller.app import search_main
-from controller.config import register_configs
+from controller.config import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -26,14 +24,6 @@ TINY = [
     "budget.batch=3",
     "child.threads=1",
 ]
-
-
-def compose_config(overrides: Sequence[str] = (), name: str = "config") -> DictConfig:
-    """The real conf/`name`.yaml composed with `overrides`, as the scripts would see it."""
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(name, overrides=list(overrides))
 
 
 def run_search(run_dir: Path, overrides: Sequence[str] = ()) -> tuple[dict, str]:

@@ -169,3 +169,55 @@ def test_sample_cap_stops_a_converged_controller(tmp_path):
     state = search.run()
     assert state.evaluated == 1 and state.sampled == 10
     assert len(evaluator.trained) == 1
+
+
+def without_timing(run_dir):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in read_children(run_dir)]
+
+
+def test_same_seed_and_config_give_the_same_architectures_and_rewards(tmp_path):
+    overrides = [*TINY, "test_best=false"]
+    run_search(tmp_path / "a", [*overrides, "seed=3"])
+    run_search(tmp_path / "b", [*overrides, "seed=3"])
+    run_search(tmp_path / "c", [*overrides, "seed=4"])
+    assert without_timing(tmp_path / "a") == without_timing(tmp_path / "b")
+    assert without_timing(tmp_path / "a") != without_timing(tmp_path / "c")
+
+
+def differs_in_one_decision(space, a, b):
+    before = {d.name: x for d, x in space.walk(space.encode(a))}
+    after = {d.name: x for d, x in space.walk(space.encode(b))}
+    return sum(before.get(k) != after.get(k) for k in before.keys() | after.keys()) == 1
+
+
+@pytest.mark.parametrize("controller", ["random", "evolution"])
+@pytest.mark.parametrize(
+    "space",
+    [
+        [*TINY, "budget.children=8", "budget.batch=2"],
+        ["search_space=nb201", "evaluator=table", "budget.children=40", "budget.batch=4"],
+    ],
+    ids=["macro-trained", "nb201-table"],
+)
+def test_baselines_run_on_every_space_through_the_same_loop(tmp_path, controller, space):
+    extra = (
+        ["controller.population=4", "controller.sample_size=2"] if controller == "evolution" else []
+    )
+    summary, _ = run_search(tmp_path, [*space, f"controller={controller}", *extra])
+    children = [c for c in read_children(tmp_path) if not c["cached"]]
+    assert summary["controller"] == controller
+    assert len(children) == summary["config"]["budget"]["children"]
+    if controller == "evolution":
+        from child.spaces import build_space
+
+        space_obj = build_space(summary["config"]["search_space"])
+        archs = [Architecture.from_dict(c["arch"]) for c in read_children(tmp_path)]
+        # After the first four (random) members, every child mutates one decision of a member.
+        for i, arch in enumerate(archs[4:], start=4):
+            assert any(differs_in_one_decision(space_obj, old, arch) for old in archs[:i])
+
+
+def test_a_wall_clock_budget_stops_the_search(tmp_path):
+    summary, _ = run_search(tmp_path, [*TINY, "budget.children=1000", "budget.minutes=0.0001"])
+    assert summary["steps"] == 1
+    assert summary["children"] == 3  # one step of budget.batch children, then time is up
