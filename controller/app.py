@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
+from child.diagram import draw_architecture
 from child.errors import ConfigError, require
 from child.evaluators import ChildJob, child_seed, evaluate_child
 from child.result import ChildResult
@@ -172,6 +173,12 @@ def finish(
     if test_acc is not None:
         best = {**best, "test_acc": test_acc, "test_note": TEST_NOTE}
         RunFiles(run_dir).write_best(best)
+    if best:
+        try:
+            image = draw_architecture(ChildResult.from_dict(best).arch, run_dir / "best.png")
+            logger.log_image("best/diagram", image, state.step)
+        except Exception as err:  # a picture is never worth losing a finished search
+            log.warning("could not draw the best architecture: %s: %s", type(err).__name__, err)
     favourite = parts.controller.favourite()
     summary = {
         "run_dir": str(run_dir),

@@ -20,6 +20,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from child.architecture import Architecture
 from child.data import load_dataset
+from child.diagram import draw_architecture
 from child.errors import ConfigError
 from child.networks import build_network, count_params
 from child.saved_model import save_network
@@ -135,6 +136,10 @@ def retrain_candidate(
     )
     writer = SummaryWriter(str(out_dir))
     writer.add_text("retrain/architecture", f"`{name}` ({candidate.origin})")
+    try:
+        draw_architecture(candidate.arch, out_dir / "arch.png")
+    except Exception as err:  # a picture is never worth losing a retraining
+        log.warning("could not draw the architecture: %s: %s", type(err).__name__, err)
 
     def on_epoch(epoch: int, loss: float, val_acc: float | None) -> None:
         writer.add_scalar("retrain/train_loss", loss, epoch)

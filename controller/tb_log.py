@@ -81,6 +81,10 @@ class SearchLogger:
         )
         self.writer.add_text("best/architecture", text, step)
 
+    def log_image(self, tag: str, image: np.ndarray, step: int) -> None:
+        """An RGB image, uint8 of shape (H, W, 3), such as the best architecture's diagram."""
+        self.writer.add_image(tag, image, step, dataformats="HWC")
+
     def log_hparams(self, config: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
         """The run's settings and final metrics for the HParams dashboard, in this run's dir."""
         # SummaryWriter.add_hparams would write into a new sub-directory; write in place instead.
