@@ -70,6 +70,8 @@ class ChildConfig:
     eval_batch_size: int = 1024
     device: str = "auto"
     threads: int = 0
+    precision: str = "fp32"
+    compile: bool = False
 
 
 @dataclass
@@ -187,3 +189,22 @@ class TableEvaluatorConfig:
     arch_column: str = "arch"
     value_column: str = "cifar10_test_acc_200ep"
     scale: float = 0.01
+
+
+@dataclass
+class SyntheticConfig:
+    """Made-up data of any shape with a learnable signal: for benchmarks and smoke tests only.
+
+    Each class has a fixed smooth random template (a coarse random grid, interpolated to
+    `shape`); an example is its class's template plus Gaussian noise of std `noise`. Accuracy
+    on it says a child learns, not how good it would be on real data.
+    """
+
+    name: str = "synthetic"
+    shape: list[int] = field(default_factory=lambda: [3, 32, 32])
+    classes: int = 10
+    train: int = 10000
+    test: int = 2000
+    noise: float = 2.0
+    val_fraction: float = 0.1
+    data_seed: int = 0

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from child.config import (
     Cifar10Config,
@@ -22,6 +23,7 @@ from child.config import (
     FashionMnistConfig,
     Mnist1dConfig,
     MnistConfig,
+    SyntheticConfig,
 )
 from child.errors import ConfigError, require
 from child.image_files import ImageArrays, read_cifar10, read_fashion_mnist, read_mnist
@@ -189,6 +191,38 @@ def _image_splits(
     return dataclasses.replace(splits, hflip=hflip)
 
 
+def load_synthetic(cfg: SyntheticConfig, seed: int) -> DataSplits:
+    """Synthetic data (see `SyntheticConfig`): class templates plus noise, in `cfg.shape`."""
+    _check_synthetic(cfg)
+    generator = torch.Generator().manual_seed(cfg.data_seed)
+    channels, *size = cfg.shape
+    # Coarse grids smoothed to full size: structure a convolution can pick up.
+    coarse = torch.randn(cfg.classes, channels, *[min(4, s) for s in size], generator=generator)
+    mode = "linear" if len(size) == 1 else "bilinear"
+    templates = F.interpolate(coarse, size=tuple(size), mode=mode, align_corners=False)
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = torch.randint(cfg.classes, (n,), generator=generator)
+        x = templates[y] + cfg.noise * torch.randn(n, *cfg.shape, generator=generator)
+        return x.numpy(), y.numpy()
+
+    train = draw(cfg.train)
+    return make_splits("synthetic", train, draw(cfg.test), cfg.val_fraction, seed, cfg.classes)
+
+
+def _check_synthetic(cfg: SyntheticConfig) -> None:
+    require(
+        len(cfg.shape) in (2, 3) and all(s >= 1 for s in cfg.shape),
+        "dataset.shape",
+        list(cfg.shape),
+        "[channels, length] or [channels, height, width] of ints >= 1",
+    )
+    require(cfg.classes >= 2, "dataset.classes", cfg.classes, "an int >= 2")
+    require(cfg.train >= 2, "dataset.train", cfg.train, "an int >= 2")
+    require(cfg.test >= 1, "dataset.test", cfg.test, "an int >= 1")
+    require(cfg.noise >= 0, "dataset.noise", cfg.noise, "a std >= 0")
+
+
 Loader = Callable[[Any, int], DataSplits]
 DATASETS: dict[str, tuple[type, Loader]] = {
     "mnist1d": (Mnist1dConfig, load_mnist1d),
@@ -196,6 +230,7 @@ DATASETS: dict[str, tuple[type, Loader]] = {
     "cifar10": (Cifar10Config, load_cifar10),
     "fashion_mnist": (FashionMnistConfig, load_fashion_mnist),
     "mnist": (MnistConfig, load_mnist),
+    "synthetic": (SyntheticConfig, load_synthetic),
 }
 
 

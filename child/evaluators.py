@@ -86,6 +86,7 @@ def evaluate_child(
         val_curve=tuple(outcome.val_curve),
         test_acc=outcome.test_acc,
         latency_ms=latency,
+        compile_seconds=outcome.compile_seconds,
     )
 
 

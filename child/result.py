@@ -17,6 +17,8 @@ class ChildResult:
     `reward` is what the controller learns from. `val_acc` is the validation accuracy after
     the last epoch. A child that failed (`status` other than "ok") has reward and val_acc 0.
     `test_acc` stays None during search: test data is used only for the final report.
+    `compile_seconds` is set only when the child was trained with torch.compile: the wall time
+    of its first training step, compilation included (and included in `seconds`).
     """
 
     index: int
@@ -30,6 +32,7 @@ class ChildResult:
     val_curve: tuple[float, ...] = field(default_factory=tuple)
     test_acc: float | None = None
     latency_ms: float | None = None
+    compile_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; the architecture is nested as its own dict."""

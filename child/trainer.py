@@ -18,7 +18,10 @@ from child.errors import ConfigError, require
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 EpochHook = Callable[[int, float, float | None], None]
+Forward = Callable[[torch.Tensor], torch.Tensor]
+Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x, y) → loss
 SCHEDULES = ("cosine", "constant", "step")
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 @dataclass
@@ -30,6 +33,7 @@ class TrainOutcome:
     seconds: float = 0.0
     status: str = "ok"
     message: str = ""
+    compile_seconds: float | None = None  # with torch.compile: first step, compiling included
 
 
 def check_recipe(cfg: ChildConfig) -> None:
@@ -38,6 +42,8 @@ def check_recipe(cfg: ChildConfig) -> None:
         raise ConfigError(f"child.optimizer={cfg.optimizer!r} is unknown: expected {OPTIMIZERS}")
     if cfg.schedule not in SCHEDULES:
         raise ConfigError(f"child.schedule={cfg.schedule!r} is unknown: expected {SCHEDULES}")
+    _check_precision(cfg.precision)
+    require(isinstance(cfg.compile, bool), "child.compile", cfg.compile, "true or false")
     require(cfg.epochs >= 1, "child.epochs", cfg.epochs, "an int >= 1")
     require(cfg.batch_size >= 1, "child.batch_size", cfg.batch_size, "an int >= 1")
     require(cfg.lr > 0, "child.lr", cfg.lr, "a positive learning rate")
@@ -71,6 +77,72 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"child.precision={precision!r} is unknown: expected {PRECISIONS}")
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype `child.precision` autocasts to on `device`; None means plain fp32, no autocast.
+
+    `auto` is bf16 on CUDA devices with native bf16 and fp32 elsewhere, CPUs included; `bf16`
+    autocasts on any device, a CPU too. bf16 needs no loss scaling: its range is fp32's.
+    """
+    _check_precision(precision)
+    if precision == "bf16" or (precision == "auto" and _native_bf16(device)):
+        return torch.bfloat16
+    return None
+
+
+def _native_bf16(device: torch.device) -> bool:
+    if device.type != "cuda":
+        return False
+    with torch.cuda.device(device):
+        # Emulated bf16 (before Ampere) would be slower than the fp32 it replaces.
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    """How a child runs on its device: autocast dtype (None: fp32), memory format, compile."""
+
+    autocast: torch.dtype | None = None
+    channels_last: bool = False
+    compile: bool = False
+
+
+def device_plan(cfg: ChildConfig, device: torch.device, input_ndim: int) -> DevicePlan:
+    """The plan for `cfg` on `device`, for batches of `input_ndim` dimensions (4 for images)."""
+    return DevicePlan(
+        autocast=autocast_dtype(cfg.precision, device),
+        # cuDNN's tensor-core convolutions work in NHWC: NCHW tensors would be transposed.
+        channels_last=device.type == "cuda" and input_ndim == 4,
+        compile=cfg.compile,
+    )
+
+
+def forward_fn(
+    model: Callable[..., torch.Tensor], plan: DevicePlan, device: torch.device
+) -> Forward:
+    """`model`'s forward under the plan's input layout and autocast (fp32 logits either way).
+
+    With neither (CPU defaults) it is `model` itself, so the plain path pays nothing.
+    """
+    if plan.autocast is None and not plan.channels_last:
+        return model
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        if plan.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if plan.autocast is None:
+            return model(x)
+        with torch.autocast(device.type, dtype=plan.autocast):
+            # fp32 logits, so that the loss (outside autocast) is computed in fp32.
+            return model(x).float()
+
+    return forward
+
+
 def make_optimizer(params, cfg: ChildConfig) -> torch.optim.Optimizer:
     """The optimizer the recipe names."""
     if cfg.optimizer == "sgd":
@@ -99,12 +171,19 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
 
 
 @torch.no_grad()
-def accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
-    """Top-1 accuracy of `net` in eval mode."""
+def accuracy(
+    net: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    forward: Forward | None = None,
+) -> float:
+    """Top-1 accuracy of `net` in eval mode, through `forward` (default: `net` itself)."""
     net.eval()
+    forward = net if forward is None else forward
     correct = torch.zeros((), dtype=torch.long, device=y.device)
     for start in range(0, len(y), batch_size):
-        logits = net(x[start : start + batch_size])
+        logits = forward(x[start : start + batch_size])
         correct += (logits.argmax(dim=1) == y[start : start + batch_size]).sum()
     return correct.item() / max(1, len(y))
 
@@ -122,8 +201,22 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, flip: bool) -> to
         x = torch.where(flips[:, None, None, None], x.flip(3), x)
     pad = max(1, h // 8)
     padded = F.pad(x, (pad, pad, pad, pad))
-    dy, dx = torch.randint(0, 2 * pad + 1, (2,), generator=generator, device=x.device).tolist()
+    offsets = torch.randint(0, 2 * pad + 1, (2,), generator=generator, device=x.device)
+    if x.is_cuda:
+        return crop(padded, offsets, h, w)
+    dy, dx = offsets.tolist()
     return padded[:, :, dy : dy + h, dx : dx + w]
+
+
+def crop(padded: torch.Tensor, offsets: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """`padded[:, :, dy:dy+h, dx:dx+w]` for `offsets` = (dy, dx) held in a tensor.
+
+    Indexing with tensors keeps the offsets on the GPU: turning them into Python ints would
+    wait for the GPU at every step.
+    """
+    rows = offsets[0] + torch.arange(h, device=padded.device)
+    cols = offsets[1] + torch.arange(w, device=padded.device)
+    return padded.index_select(2, rows).index_select(3, cols)
 
 
 def train(
@@ -141,14 +234,19 @@ def train(
     "oom" and any other runtime error "error"; the message says what happened. `on_epoch`, if
     given, is called after every epoch with the epoch number (from 1), the mean training loss
     and the validation accuracy (None for epochs that were not validated).
+
+    On CUDA the images' memory format is channels-last and cuDNN autotunes; `cfg.precision`
+    and `cfg.compile` choose autocast and torch.compile (see `device_plan`). A bad precision
+    raises ConfigError before any training.
     """
     device = data.train_x.device
+    plan = device_plan(cfg, device, data.train_x.ndim)
     start = time.perf_counter()
     outcome = TrainOutcome()
     try:
-        _fit(net, data, cfg, seed, validate_last, outcome, on_epoch)
+        forward = _fit(net, data, cfg, plan, seed, validate_last, outcome, on_epoch)
         if outcome.status == "ok" and evaluate_test:
-            outcome.test_acc = accuracy(net, data.test_x, data.test_y, cfg.eval_batch_size)
+            outcome.test_acc = accuracy(net, data.test_x, data.test_y, cfg.eval_batch_size, forward)
     except torch.cuda.OutOfMemoryError as err:
         outcome.status, outcome.message = "oom", _first_line(err)
         torch.cuda.empty_cache()
@@ -160,18 +258,83 @@ def train(
     return outcome
 
 
+def _prepare(net: nn.Module, plan: DevicePlan, device: torch.device) -> nn.Module:
+    """Set `net` and the process up for `plan`; the module training steps should call."""
+    if device.type == "cuda":
+        # Process-wide, and meant to be: a run's children share one input shape and draw their
+        # convolutions from a few ops and widths, so cuDNN tunes each once and later children
+        # reuse it. Tuned algorithms may differ between runs in the last bits of the results.
+        torch.backends.cudnn.benchmark = True
+    if plan.channels_last:
+        net.to(memory_format=torch.channels_last)
+    if not plan.compile:
+        return net
+    # Every child is a new graph of the same forward code: without a reset, dynamo's
+    # recompile limit (8 per code object) would silently run later children eagerly.
+    torch.compiler.reset()
+    return torch.compile(net)
+
+
+def _timed_first_call(step: Step, outcome: TrainOutcome, device: torch.device) -> Step:
+    """`step`, recording the wall time of its first call (which compiles) in `outcome`."""
+    first = True
+
+    def timed(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        nonlocal first
+        if not first:
+            return step(x, y)
+        first = False
+        start = time.perf_counter()
+        loss = step(x, y)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        outcome.compile_seconds = time.perf_counter() - start
+        return loss
+
+    return timed
+
+
+def _make_step(
+    forward: Forward,
+    params: list[nn.Parameter],
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    cfg: ChildConfig,
+) -> Step:
+    """One optimizer step on a batch (x, y); returns the batch's loss."""
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = F.cross_entropy(forward(x), y, label_smoothing=cfg.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        return loss
+
+    return step
+
+
 def _fit(
     net: nn.Module,
     data: DataSplits,
     cfg: ChildConfig,
+    plan: DevicePlan,
     seed: int,
     validate_last: int,
     outcome: TrainOutcome,
     on_epoch: EpochHook | None,
-) -> None:
+) -> Forward:
+    """Train `net` in place; returns the forward that evaluation should use."""
     device = data.train_x.device
+    model = _prepare(net, plan, device)
+    # Evaluation stays eager: compiling it too would cost a compile for eval mode and another
+    # for the last, smaller batch, to save one pass over the validation set per epoch.
+    evaluate = forward_fn(net, plan, device)
     generator = torch.Generator(device=device).manual_seed(seed)
-    optimizer = make_optimizer(net.parameters(), cfg)
+    params = list(net.parameters())
+    optimizer = make_optimizer(params, cfg)
     n = len(data.train_y)
     batch_size = min(cfg.batch_size, n)
     steps_per_epoch = n // batch_size  # full batches only: BatchNorm dislikes a batch of one
@@ -180,6 +343,9 @@ def _fit(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, total, warmup, cfg.schedule)
     )
+    step = _make_step(forward_fn(model, plan, device), params, optimizer, scheduler, cfg)
+    if plan.compile:
+        step = _timed_first_call(step, outcome, device)
     for epoch in range(cfg.epochs):
         net.train()
         order = torch.randperm(n, generator=generator, device=device)
@@ -190,26 +356,21 @@ def _fit(
             x = data.train_x[idx]
             if cfg.augment:
                 x = augment_batch(x, generator, flip=data.hflip)
-            loss = F.cross_entropy(net(x), data.train_y[idx], label_smoothing=cfg.label_smoothing)
+            loss = step(x, data.train_y[idx])
             # Checked once per epoch: a per-step .item() would stall a GPU.
             finite &= torch.isfinite(loss)
             loss_sum += loss.detach()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-            optimizer.step()
-            scheduler.step()
         if not bool(finite):
             outcome.status = "diverged"
             outcome.message = f"non-finite training loss in epoch {epoch + 1}"
-            return
+            return evaluate
         val_acc = None
         if epoch >= cfg.epochs - validate_last:
-            val_acc = accuracy(net, data.val_x, data.val_y, cfg.eval_batch_size)
+            val_acc = accuracy(net, data.val_x, data.val_y, cfg.eval_batch_size, evaluate)
             outcome.val_curve.append(val_acc)
         if on_epoch is not None:
             on_epoch(epoch + 1, loss_sum.item() / steps_per_epoch, val_acc)
+    return evaluate
 
 
 def _first_line(err: BaseException) -> str:

@@ -30,6 +30,7 @@ from child.config import (
     NB201SpaceConfig,
     RayEvaluatorConfig,
     RewardConfig,
+    SyntheticConfig,
     TableEvaluatorConfig,
 )
 from child.errors import ConfigError, describe
@@ -120,6 +121,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "cifar10": Cifar10Config,
         "fashion_mnist": FashionMnistConfig,
         "mnist": MnistConfig,
+        "synthetic": SyntheticConfig,
     },
     "search_space": {
         "macro": MacroSpaceConfig,

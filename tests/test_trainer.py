@@ -93,3 +93,39 @@ def test_latency_reward_uses_the_measured_forward_time():
     expected = result.val_acc * (result.latency_ms / 1e-6) ** -0.1
     assert result.reward == pytest.approx(expected)
     assert result.reward < result.val_acc  # far over the (tiny) target: penalised
+
+
+def test_the_trainer_does_the_arithmetic_of_a_plain_pytorch_loop():
+    # Guards the training loop against changes of results: same init, shuffling, schedule,
+    # clipping and updates as a hand-written loop, to the last bit (on a CPU).
+    from child.networks import build_network
+
+    cfg = ChildConfig(epochs=2, batch_size=32, lr=0.1)
+
+    def fresh():
+        torch.manual_seed(0)
+        return build_network(ARCH, DIGITS.input_shape, DIGITS.num_classes, SPACE_CFG)
+
+    ours = fresh()
+    assert train(ours, DIGITS, cfg, seed=7).status == "ok"
+    plain = fresh()
+    params = list(plain.parameters())
+    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    generator = torch.Generator().manual_seed(7)
+    n = len(DIGITS.train_y)
+    steps = n // cfg.batch_size
+    for epoch in range(cfg.epochs):
+        plain.train()
+        order = torch.randperm(n, generator=generator)
+        for k in range(steps):
+            opt.param_groups[0]["lr"] = cfg.lr * lr_factor(
+                epoch * steps + k, 2 * steps, 0, "cosine"
+            )
+            idx = order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
+            loss = nn.functional.cross_entropy(plain(DIGITS.train_x[idx]), DIGITS.train_y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+    for (name, a), b in zip(ours.state_dict().items(), plain.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
