@@ -67,12 +67,15 @@ def evaluate_child(
             params = count_params(net)
             net = net.to(data.train_x.device)
         except Exception as err:  # any failure to build is this child's failure, not the search's
-            return _failed(job, params, "error", f"build failed: {type(err).__name__}: {err}")
+            message = f"build failed: {type(err).__name__}: {err}"
+            return ChildResult.failed(job.index, job.arch, "error", message, params)
         outcome = train(
             net, data, child_cfg, job.seed, epochs_to_validate(reward_cfg), evaluate_test
         )
     if outcome.status != "ok":
-        return _failed(job, params, outcome.status, outcome.message, outcome.seconds)
+        return ChildResult.failed(
+            job.index, job.arch, outcome.status, outcome.message, params, outcome.seconds
+        )
     latency = None
     if needs_latency(reward_cfg):
         latency = measure_latency_ms(net, data.input_shape, data.train_x.device)
@@ -93,21 +96,6 @@ def evaluate_child(
 def _cuda_devices(data: DataSplits) -> list[int]:
     device = data.train_x.device
     return [device.index or 0] if device.type == "cuda" else []
-
-
-def _failed(
-    job: ChildJob, params: int, status: str, message: str, seconds: float = 0.0
-) -> ChildResult:
-    return ChildResult(
-        index=job.index,
-        arch=job.arch,
-        reward=0.0,
-        val_acc=0.0,
-        params=params,
-        seconds=seconds,
-        status=status,
-        message=message[:300],
-    )
 
 
 class LocalEvaluator:

@@ -108,16 +108,8 @@ class RayEvaluator:
                 yield self.ray.get(done[0])
             except self.ray.exceptions.RayError as err:
                 # Retries are spent: the child failed, the search goes on.
-                yield ChildResult(
-                    index=job.index,
-                    arch=job.arch,
-                    reward=0.0,
-                    val_acc=0.0,
-                    params=0,
-                    seconds=0.0,
-                    status="error",
-                    message=f"ray task failed: {str(err).splitlines()[0][:250]}",
-                )
+                message = f"ray task failed: {str(err).splitlines()[0][:250]}"
+                yield ChildResult.failed(job.index, job.arch, "error", message)
 
     def close(self) -> None:
         """Shut Ray down if this evaluator started it."""

@@ -34,6 +34,28 @@ class ChildResult:
     latency_ms: float | None = None
     compile_seconds: float | None = None
 
+    @classmethod
+    def failed(
+        cls,
+        index: int,
+        arch: Architecture,
+        status: str,
+        message: str,
+        params: int = 0,
+        seconds: float = 0.0,
+    ) -> ChildResult:
+        """A child that could not be scored: reward and val_acc 0, with what went wrong."""
+        return cls(
+            index=index,
+            arch=arch,
+            reward=0.0,
+            val_acc=0.0,
+            params=params,
+            seconds=seconds,
+            status=status,
+            message=message[:300],
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; the architecture is nested as its own dict."""
         # Field by field: dataclasses.asdict would deep-copy the architecture first.

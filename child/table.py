@@ -219,16 +219,7 @@ class TableEvaluator:
             problem = f"not in table {self.table.path.name}: {key}"
         value = self.table.get(key)
         if value is None:
-            return ChildResult(
-                index=job.index,
-                arch=job.arch,
-                reward=0.0,
-                val_acc=0.0,
-                params=0,
-                seconds=0.0,
-                status="error",
-                message=problem[:300],
-            )
+            return ChildResult.failed(job.index, job.arch, "error", problem)
         return ChildResult(
             index=job.index,
             arch=job.arch,
