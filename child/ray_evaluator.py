@@ -11,11 +11,15 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import torch
+
 from child.config import ChildConfig, RayEvaluatorConfig, RewardConfig
 from child.data import DataSplits
 from child.errors import ConfigError, require
 from child.evaluators import ChildJob, evaluate_child
+from child.networks import build_network, count_params
 from child.result import ChildResult
+from child.trainer import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +46,18 @@ def _train(
     threads: int,
 ) -> ChildResult:
     """The body of one Ray task: move the data to this worker's device and train the child."""
-    import torch
-
-    from child.trainer import resolve_device
-
     torch.set_num_threads(threads)
     device = resolve_device(child_cfg.device)
     return evaluate_child(job, data.to(device), space_cfg, child_cfg, reward_cfg)
+
+
+def _warm_up() -> int:
+    """Import the child code in a worker, so that the first real child does not pay for it."""
+    import os
+
+    import child.evaluators  # noqa: F401  (torch and the networks come with it)
+
+    return os.getpid()
 
 
 class RayEvaluator:
@@ -84,6 +93,7 @@ class RayEvaluator:
         # Each worker trains with as many threads as CPUs it was given (at least one).
         threads = child_cfg.threads or max(1, int(cfg.cpus_per_child))
         self.threads = threads
+        self.input_shape, self.num_classes = data.input_shape, data.num_classes
         self.data_ref = ray.put(data.to("cpu"))
         self.remote = ray.remote(_train).options(
             num_cpus=cfg.cpus_per_child,
@@ -91,10 +101,23 @@ class RayEvaluator:
             max_retries=cfg.max_retries,
             retry_exceptions=True,
         )
+        self._warm_up_workers()
         log.info("ray: %s", ray.cluster_resources())
 
+    def _warm_up_workers(self) -> None:
+        """Start one worker per child slot now: the search loop's clock starts warm."""
+        slots = int(self.ray.cluster_resources().get("CPU", 1) // self.cfg.cpus_per_child)
+        warm = self.ray.remote(_warm_up).options(num_cpus=self.cfg.cpus_per_child)
+        self.ray.get([warm.remote() for _ in range(max(1, min(slots, 64)))])
+
     def evaluate(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
-        """Submit every job at once; yield each result as its task finishes."""
+        """Submit every job at once, largest first; yield each result as its task finishes.
+
+        Ray starts tasks in the order they are submitted. Submitting the children with the most
+        parameters first (they tend to train longest) leaves the short ones for the end of the
+        step, so workers finish closer together (the longest-processing-time-first rule).
+        """
+        jobs = sorted(jobs, key=self._estimated_cost, reverse=True)
         pending = {
             self.remote.remote(
                 job, self.data_ref, self.space_cfg, self.child_cfg, self.reward_cfg, self.threads
@@ -110,6 +133,15 @@ class RayEvaluator:
                 # Retries are spent: the child failed, the search goes on.
                 message = f"ray task failed: {str(err).splitlines()[0][:250]}"
                 yield ChildResult.failed(job.index, job.arch, "error", message)
+
+    def _estimated_cost(self, job: ChildJob) -> int:
+        """The child's parameter count, counted without allocating memory (0 if it won't build)."""
+        try:
+            with torch.device("meta"):
+                net = build_network(job.arch, self.input_shape, self.num_classes, self.space_cfg)
+            return count_params(net)
+        except Exception:  # a child that cannot be built fails fast in its task anyway
+            return 0
 
     def close(self) -> None:
         """Shut Ray down if this evaluator started it."""
