@@ -211,14 +211,15 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     test = summary["test_acc"]
     minutes = summary["seconds"] / 60
     rate = summary["children"] / max(minutes, 1e-9)
+    duration = f"{minutes:.1f} min" if minutes >= 1 else f"{summary['seconds']:.1f} s"
     return [
         ("best architecture", best.get("arch_str", "-")),
         ("reward (search)", f"{summary['best_reward']:.4f}"),
         ("validation accuracy (search)", f"{best.get('val_acc', 0.0):.4f}"),
         ("test accuracy (retrained, search recipe)", f"{test:.4f}" if test is not None else "-"),
-        ("parameters", f"{best.get('params', 0):,}"),
+        ("parameters", f"{best['params']:,}" if best.get("params") else "-"),
         ("children evaluated / cached", f"{summary['children']} / {summary['cached']}"),
-        ("search time", f"{minutes:.1f} min ({rate:.1f} children/min)"),
+        ("search time", f"{duration} ({rate:,.1f} children/min)"),
         ("controller's favourite (greedy)", summary["favourite"] or "-"),
         ("run directory", summary["run_dir"]),
     ]

@@ -338,7 +338,9 @@ def format_stat(stat: Stat | None, runs: int) -> str:
 
 
 def format_seconds(seconds: float) -> str:
-    """`42.1 s` or `12.5 min`."""
+    """`0.11 s`, `42.1 s` or `12.5 min`."""
+    if seconds < 10:
+        return f"{seconds:.2g} s"
     return f"{seconds:.3g} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 

@@ -51,7 +51,17 @@ class LSTMControllerConfig:
     skip_target: float = 0.4
     skip_weight: float = 0.0
     grad_clip: float = 5.0
+    # How rewards become advantages: "baseline" = R − b (b the EMA above; divided by a running
+    # std of rewards when advantage_norm), "rank" = the centred rank of R among this batch and
+    # the rank_window rewards before it, in [−0.5, 0.5] (scale-free; advantage_norm is ignored).
+    advantage: str = "baseline"
     advantage_norm: bool = False
+    rank_window: int = 50
+    # Priority-queue training (Abolafia et al. 2018): also maximise the mean log-probability of
+    # the elite_size best architectures seen so far, weighted by elite_weight; 0 = off.
+    elite_size: int = 0
+    elite_weight: float = 0.0
+    adam_beta1: float = 0.9  # Adam's first-moment decay (β₂ stays 0.999)
 
 
 @dataclass
