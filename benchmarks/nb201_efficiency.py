@@ -1,6 +1,6 @@
 """Search efficiency on NAS-Bench-201: best accuracy found after N unique children, per controller.
 
-    python benchmarks/nb201_efficiency.py [--seeds 20] [--workers 2]
+    python benchmarks/nb201_efficiency.py [--seeds 20] [--workers 2] [--ablation]
 
 Each controller (the default LSTM preset, the tuned `lstm_nb201` preset, random search and
 regularized evolution) searches the NAS-Bench-201 cell space with the bundled table evaluator
@@ -19,6 +19,9 @@ A controller that converges repeats itself and can stop at the proposal cap befo
 500 unique children; such a run's best at larger budgets is its final best (it can no longer
 improve), and the table reports how many unique children each controller reached. Results go
 to benchmarks/results/nb201_efficiency.json and nb201_efficiency.png.
+
+`--ablation` runs the LSTM alone, from its default preset to `lstm_nb201` one change at a time
+(results in nb201_ablation.json and .png): the before and after of the tuning.
 """
 
 from __future__ import annotations
@@ -49,6 +52,23 @@ from controller.config import compose_config, typed_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONTROLLERS = ("lstm", "lstm_nb201", "random", "evolution")
+# --ablation: from the default LSTM preset to lstm_nb201, one change at a time.
+TUNED = ["controller=lstm", "controller.lr=0.05", "controller.tanh_constant=2.0"]
+ABLATION = {
+    "lstm (default preset)": ["controller=lstm"],
+    "lstm, advantage_norm": ["controller=lstm", "controller.advantage_norm=true"],
+    "+ lr 0.05, tanh 2.0": TUNED,
+    "+ advantage_norm": [*TUNED, "controller.advantage_norm=true"],
+    "+ rank advantage": [*TUNED, "controller.advantage=rank"],
+    "+ advantage_norm, elite 5 x 0.5": [
+        *TUNED,
+        "controller.advantage_norm=true",
+        "controller.elite_size=5",
+        "controller.elite_weight=0.5",
+    ],
+    "+ rank, elite 5 x 0.5 (= lstm_nb201)": ["controller=lstm_nb201"],
+    "lstm_nb201 + Adam beta1 0.5": ["controller=lstm_nb201", "controller.adam_beta1=0.5"],
+}
 BUDGETS = (50, 100, 200, 500)
 OPTIMUM_BY = (200, 500)
 CHILDREN, BATCH, MAX_SAMPLES = 500, 10, 2000
@@ -67,11 +87,18 @@ class Result:
     wall: float
 
 
-def overrides(controller: str, seed: int, children: int, batch: int, max_samples: int) -> list[str]:
-    """The overrides of one run (the script's base ones plus controller, budget and seed)."""
+def overrides(
+    controller: str,
+    seed: int,
+    children: int,
+    batch: int,
+    max_samples: int,
+    settings: Sequence[str] | None = None,
+) -> list[str]:
+    """The overrides of one run: base, controller settings (default `controller=<name>`), budget."""
     return [
         *BASE,
-        f"controller={controller}",
+        *(settings if settings is not None else [f"controller={controller}"]),
         f"budget.children={children}",
         f"budget.batch={batch}",
         f"budget.max_samples={max_samples}",
@@ -88,12 +115,16 @@ def run_one(
     children: int = CHILDREN,
     batch: int = BATCH,
     max_samples: int = MAX_SAMPLES,
+    settings: Sequence[str] | None = None,
 ) -> Result:
-    """Run one search in `root`/<controller>-<seed> on one thread; read its children back."""
+    """Run one search in `root`/<controller>-<seed> on one thread; read its children back.
+
+    `controller` names the run; `settings` are its controller overrides when it is not a preset.
+    """
     torch.set_num_threads(1)
-    run_dir = Path(root) / f"{controller}-{seed}"
+    run_dir = Path(root) / f"{controller.replace(' ', '_')}-{seed}"
     start = time.perf_counter()
-    cfg = compose_config(overrides(controller, seed, children, batch, max_samples))
+    cfg = compose_config(overrides(controller, seed, children, batch, max_samples, settings))
     summary = search_main(cfg, run_dir, Console(file=io.StringIO()))
     wall = time.perf_counter() - start
     run = load_run(run_dir)
@@ -113,18 +144,22 @@ def first_at_optimum(run: Run, optimum: float) -> int | None:
     return next((i + 1 for i, v in enumerate(run.curve) if v >= optimum - TOLERANCE), None)
 
 
-def run_all(seeds: Sequence[int], workers: int, root: Path) -> dict[str, list[Result]]:
-    """Every (controller, seed) run on `workers` processes; results per controller, by seed."""
-    jobs = [(c, s) for s in seeds for c in CONTROLLERS]  # interleaved: same load for each
+def run_all(
+    arms: dict[str, list[str]], seeds: Sequence[int], workers: int, root: Path
+) -> dict[str, list[Result]]:
+    """Every (arm, seed) run on `workers` processes; results per arm, by seed."""
+    jobs = [(c, s) for s in seeds for c in arms]  # interleaved: same load for each
     context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(run_one, c, s, root) for c, s in jobs]
+        futures = [
+            pool.submit(run_one, c, s, root, CHILDREN, BATCH, MAX_SAMPLES, arms[c]) for c, s in jobs
+        ]
         results = []
         for done, future in enumerate(futures, 1):
             results.append(future.result())
             if done % 20 == 0 or done == len(futures):
                 print(f"  {done}/{len(futures)} runs done", flush=True)
-    by_controller: dict[str, list[Result]] = {c: [] for c in CONTROLLERS}
+    by_controller: dict[str, list[Result]] = {c: [] for c in arms}
     for result in results:
         by_controller[result.controller].append(result)
     return by_controller
@@ -288,20 +323,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 per controller")
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (processes)")
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="the LSTM from its default preset to lstm_nb201, one change at a time",
+    )
     args = parser.parse_args()
+    arms = ABLATION if args.ablation else {c: [f"controller={c}"] for c in CONTROLLERS}
     config, optimum = settings()
     for line in describe_settings(config, optimum):
         print(line, flush=True)
     seeds = list(range(args.seeds))
-    print(
-        f"{len(CONTROLLERS)} controllers x {len(seeds)} seeds on {args.workers} workers", flush=True
-    )
+    if args.ablation:
+        for name, arm in arms.items():
+            print(f"{name}: {' '.join(arm)}")
+    print(f"{len(arms)} settings x {len(seeds)} seeds on {args.workers} workers", flush=True)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        results = run_all(seeds, args.workers, Path(tmp))
+        results = run_all(arms, seeds, args.workers, Path(tmp))
     total = time.perf_counter() - start
     groups = {c: group_of(c, rs, CHILDREN) for c, rs in results.items()}
-    stats = {c: group_stats(results[c], groups[c], optimum) for c in CONTROLLERS}
+    stats = {c: group_stats(results[c], groups[c], optimum) for c in arms}
     print()
     print(markdown(stats))
     print(
@@ -309,10 +351,12 @@ def main() -> None:
         "stopped at the proposal cap before N counts with its final best. optimum by N: seeds "
         f"that found the {100 * optimum:.2f}% cell within N unique children."
     )
-    print(f"total wall time {total:.0f} s for {len(seeds) * len(CONTROLLERS)} runs")
+    print(f"total wall time {total:.0f} s for {len(seeds) * len(arms)} runs")
     RESULTS.mkdir(parents=True, exist_ok=True)
+    name = "nb201_ablation" if args.ablation else "nb201_efficiency"
     out = {
         "settings": {**config, "seeds": seeds, "workers": args.workers, "optimum": optimum},
+        "arms": arms,
         "budgets": list(BUDGETS),
         "std": "sample standard deviation (n - 1) across seeds",
         "rewards": "fractions (accuracy / 100)",
@@ -320,9 +364,9 @@ def main() -> None:
         "total_wall_seconds": total,
         "controllers": stats,
     }
-    (RESULTS / "nb201_efficiency.json").write_text(json.dumps(out, indent=2) + "\n")
-    plot(groups, stats, optimum, RESULTS / "nb201_efficiency.png")
-    print("wrote benchmarks/results/nb201_efficiency.json and nb201_efficiency.png")
+    (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=2) + "\n")
+    plot(groups, stats, optimum, RESULTS / f"{name}.png")
+    print(f"wrote benchmarks/results/{name}.json and {name}.png")
 
 
 if __name__ == "__main__":
