@@ -1,7 +1,7 @@
 """The default search end to end, and accuracy under a 5,000-parameter limit (MNIST-1D).
 
     python benchmarks/default_search.py [--children 100] [--skip-default] [--skip-cost]
-                                        [--retrain-seeds 3]
+                                        [--retrain-seeds 3] [--seed 0]
 
 Everything runs through the real command-line scripts, as a user would run them:
 
@@ -117,7 +117,7 @@ def best_under_limit(run_dir: Path) -> dict | None:
     return max(feasible, key=lambda c: c["val_acc"], default=None)
 
 
-def cost_aware(tmp: Path, budget: int, seeds: int) -> dict:
+def cost_aware(tmp: Path, budget: int, seeds: int, search_seed: int = 0) -> dict:
     """Figure 4b: the LSTM with a cost-aware reward vs random search, same reward and budget."""
     result = {}
     for name, controller in (("lstm", "lstm"), ("random", "random")):
@@ -125,6 +125,7 @@ def cost_aware(tmp: Path, budget: int, seeds: int) -> dict:
         args = [
             *COST,
             f"controller={controller}",
+            f"seed={search_seed}",
             f"budget.children={budget}",
             "test_best=false",
             f"hydra.run.dir={run_dir}",
@@ -172,16 +173,18 @@ def main() -> None:
     parser.add_argument("--children", type=int, default=100)
     parser.add_argument("--skip-default", action="store_true")
     parser.add_argument("--skip-cost", action="store_true")
+    parser.add_argument("--seed", type=int, default=0, help="search seed of the cost-aware runs")
     parser.add_argument("--retrain-seeds", type=int, default=3, help="retrains per cost-aware best")
     args = parser.parse_args()
-    out: dict = {"children": args.children}
+    out: dict = {"children": args.children, "seed": args.seed}
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_default:
             out["default"] = default_search(Path(tmp), args.children)
         if not args.skip_cost:
-            out["cost_aware"] = cost_aware(Path(tmp), args.children, args.retrain_seeds)
+            out["cost_aware"] = cost_aware(Path(tmp), args.children, args.retrain_seeds, args.seed)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "default_search.json").write_text(json.dumps(out, indent=2) + "\n")
+    name = "default_search" if args.seed == 0 else f"default_search_seed{args.seed}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":
