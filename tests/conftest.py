@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from controller.config import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
+SEARCH_SCRIPT = ROOT / "scripts" / "search.py"
 
 # A search that takes seconds: 8×8 digits, one epoch per child.
 TINY = [
@@ -24,6 +27,17 @@ TINY = [
     "budget.batch=3",
     "child.threads=1",
 ]
+
+
+def search_cli(*args: object, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run scripts/search.py in a subprocess, as a user types it; capture its text output."""
+    return subprocess.run(
+        [sys.executable, str(SEARCH_SCRIPT), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def run_search(run_dir: Path, overrides: Sequence[str] = ()) -> tuple[dict, str]:

@@ -1,26 +1,16 @@
 """The search CLI as users type it, run as a subprocess."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT, TINY
-
-SCRIPT = str(ROOT / "scripts" / "search.py")
-
-
-def cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, SCRIPT, *args], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
+from tests.conftest import TINY, search_cli
 
 
 @pytest.mark.slow
 def test_search_runs_with_overrides_and_writes_its_run_dir(tmp_path):
     run_dir = tmp_path / "run"
-    proc = cli(
+    proc = search_cli(
         *TINY,
         "budget.children=3",
         "controller.lr=1e-3",
@@ -52,7 +42,7 @@ def test_search_runs_with_overrides_and_writes_its_run_dir(tmp_path):
     ],
 )
 def test_bad_input_gives_one_line_naming_the_key_before_any_training(tmp_path, override, expected):
-    proc = cli(override, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    proc = search_cli(override, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -63,14 +53,14 @@ def test_bad_input_gives_one_line_naming_the_key_before_any_training(tmp_path, o
 
 
 def test_unknown_option_lists_the_known_ones(tmp_path):
-    proc = cli("controller=genetic", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    proc = search_cli("controller=genetic", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert proc.returncode == 2
     assert "lstm" in proc.stderr and "evolution" in proc.stderr
 
 
 @pytest.mark.slow
 def test_multirun_sweeps_each_setting_into_its_own_dir(tmp_path):
-    proc = cli(
+    proc = search_cli(
         "-m",
         *TINY,
         "budget.children=2",

@@ -20,10 +20,9 @@ from controller.compare import (
     parse_budgets,
     write_outputs,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, search_cli
 
 SCRIPT = ROOT / "scripts" / "compare.py"
-SEARCH = ROOT / "scripts" / "search.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # A multirun of 2 controllers × 3 seeds: (controller, seed, uncached rewards, summary seconds).
@@ -267,24 +266,18 @@ def test_bad_input_is_one_line_and_exit_2(sweep, tmp_path, capsys, args, expecte
 @pytest.mark.slow
 def test_a_real_sweep_compares_two_controllers_with_two_seeds_each(tmp_path):
     sweep = tmp_path / "sweep"
-    search = subprocess.run(
-        [
-            sys.executable,
-            str(SEARCH),
-            "-m",
-            "dataset=digits",
-            "child.epochs=1",
-            "child.threads=1",
-            "budget.children=4",
-            "budget.batch=2",
-            "test_best=false",
-            "controller=lstm,random",
-            "seed=0,1",
-            f"hydra.sweep.dir={sweep}",
-        ],
+    search = search_cli(
+        "-m",
+        "dataset=digits",
+        "child.epochs=1",
+        "child.threads=1",
+        "budget.children=4",
+        "budget.batch=2",
+        "test_best=false",
+        "controller=lstm,random",
+        "seed=0,1",
+        f"hydra.sweep.dir={sweep}",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=600,
     )
     assert search.returncode == 0, search.stderr

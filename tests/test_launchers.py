@@ -1,36 +1,25 @@
 """Sweeps through Hydra's launchers: joblib runs a sweep's runs in parallel processes."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT, TINY
-
-SCRIPT = str(ROOT / "scripts" / "search.py")
+from tests.conftest import TINY, search_cli
 
 
 @pytest.mark.slow
 def test_a_two_run_joblib_sweep_runs_end_to_end(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            SCRIPT,
-            "-m",
-            "hydra/launcher=local_parallel",
-            *TINY,
-            "budget.children=2",
-            "budget.batch=2",
-            "test_best=false",
-            "seed=0,1",
-            f"hydra.sweep.dir={sweep}",
-        ],
+    proc = search_cli(
+        "-m",
+        "hydra/launcher=local_parallel",
+        *TINY,
+        "budget.children=2",
+        "budget.batch=2",
+        "test_best=false",
+        "seed=0,1",
+        f"hydra.sweep.dir={sweep}",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     summaries = [json.loads((sweep / str(i) / "summary.json").read_text()) for i in (0, 1)]
@@ -40,19 +29,13 @@ def test_a_two_run_joblib_sweep_runs_end_to_end(tmp_path):
 
 
 def test_the_slurm_example_composes_with_the_submitit_launcher(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            SCRIPT,
-            "hydra/launcher=slurm",
-            "--cfg",
-            "hydra",
-            "--package",
-            "hydra.launcher",
-        ],
+    proc = search_cli(
+        "hydra/launcher=slurm",
+        "--cfg",
+        "hydra",
+        "--package",
+        "hydra.launcher",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr

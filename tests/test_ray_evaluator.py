@@ -22,7 +22,7 @@ from child.config import (  # noqa: E402
 from child.data import load_dataset  # noqa: E402
 from child.evaluators import ChildJob  # noqa: E402
 from child.ray_evaluator import RayEvaluator  # noqa: E402
-from tests.conftest import ROOT, TINY, run_search  # noqa: E402
+from tests.conftest import SEARCH_SCRIPT, TINY, run_search, search_cli  # noqa: E402
 
 ARCH = Architecture("macro", (Layer("conv3", (("width", 8),)),))
 
@@ -81,10 +81,9 @@ def test_a_failing_task_is_retried_then_recorded_as_a_failed_child(tmp_path, loc
 @pytest.mark.slow
 def test_ctrl_c_stops_the_search_and_ray_then_resume_finishes_it(tmp_path):
     run_dir = tmp_path / "run"
-    script = str(ROOT / "scripts" / "search.py")
     args = [*TINY, "evaluator=ray", "budget.children=6", "budget.batch=2", "test_best=false"]
     proc = subprocess.Popen(
-        [sys.executable, script, *args, f"hydra.run.dir={run_dir}"],
+        [sys.executable, str(SEARCH_SCRIPT), *args, f"hydra.run.dir={run_dir}"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -99,12 +98,6 @@ def test_ctrl_c_stops_the_search_and_ray_then_resume_finishes_it(tmp_path):
     assert proc.returncode == 130, err
     assert "resume=" in err.splitlines()[-1]
 
-    resumed = subprocess.run(
-        [sys.executable, script, f"resume={run_dir}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    resumed = search_cli(f"resume={run_dir}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((run_dir / "summary.json").read_text())["children"] == 6

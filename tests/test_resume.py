@@ -9,9 +9,8 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import SEARCH_SCRIPT, search_cli
 
-SCRIPT = str(ROOT / "scripts" / "search.py")
 ARGS = [
     "dataset=digits",
     "child.epochs=1",
@@ -21,12 +20,6 @@ ARGS = [
     "test_best=false",
     "seed=7",
 ]
-
-
-def cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, SCRIPT, *args], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
 
 
 def evaluated(run_dir):
@@ -42,7 +35,7 @@ def strip_timing(records):
 def test_kill_9_mid_search_then_resume_matches_an_uninterrupted_run(tmp_path):
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
-        [sys.executable, SCRIPT, *ARGS, f"hydra.run.dir={killed}"],
+        [sys.executable, str(SEARCH_SCRIPT), *ARGS, f"hydra.run.dir={killed}"],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -58,7 +51,7 @@ def test_kill_9_mid_search_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert not (killed / "summary.json").exists()
 
-    resumed = cli(f"resume={killed}", cwd=tmp_path)
+    resumed = search_cli(f"resume={killed}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert "Resuming" in resumed.stdout
 
@@ -69,15 +62,15 @@ def test_kill_9_mid_search_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert json.loads((killed / "summary.json").read_text())["children"] == 24
 
     straight = tmp_path / "straight"
-    assert cli(*ARGS, f"hydra.run.dir={straight}", cwd=tmp_path).returncode == 0
+    assert search_cli(*ARGS, f"hydra.run.dir={straight}", cwd=tmp_path).returncode == 0
     assert strip_timing(evaluated(straight)) == strip_timing(records)
 
-    again = cli(f"resume={killed}", cwd=tmp_path)
+    again = search_cli(f"resume={killed}", cwd=tmp_path)
     assert again.returncode == 0
     assert "already finished" in again.stdout
 
 
 def test_starting_over_an_existing_run_is_refused(tmp_path, finished_run):
-    proc = cli("dataset=digits", f"hydra.run.dir={finished_run}", cwd=tmp_path)
+    proc = search_cli("dataset=digits", f"hydra.run.dir={finished_run}", cwd=tmp_path)
     assert proc.returncode == 2
     assert "resume=" in proc.stderr
