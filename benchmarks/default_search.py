@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from controller.compare import evaluated_children
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 LIMIT = 5000
@@ -49,12 +51,6 @@ def script(name: str, args: list[str], cwd: Path) -> float:
     if proc.returncode != 0:
         raise SystemExit(f"{name}.py {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
     return time.perf_counter() - start
-
-
-def children(run_dir: Path) -> list[dict]:
-    """The evaluated (not cached) children of a run, in order."""
-    lines = (run_dir / "children.jsonl").read_text().splitlines()
-    return [r for r in map(json.loads, lines) if not r["cached"]]
 
 
 def quarters(values: list[float]) -> list[float]:
@@ -78,7 +74,7 @@ def default_search(tmp: Path, budget: int) -> dict:
     wall = script("search", [f"budget.children={budget}", f"hydra.run.dir={run_dir}"], tmp)
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     summary = json.loads((run_dir / "summary.json").read_text())
-    rewards = [c["reward"] for c in children(run_dir)]
+    rewards = [c["reward"] for c in evaluated_children(run_dir)]
     final = retrain(run_dir, tmp / "default_retrain")
     result = {
         "children": summary["children"],
@@ -113,7 +109,8 @@ def default_search(tmp: Path, budget: int) -> dict:
 
 def best_under_limit(run_dir: Path) -> dict | None:
     """The child with the best validation accuracy among those within the size limit."""
-    feasible = [c for c in children(run_dir) if c["status"] == "ok" and c["params"] <= LIMIT]
+    kids = evaluated_children(run_dir)
+    feasible = [c for c in kids if c["status"] == "ok" and c["params"] <= LIMIT]
     return max(feasible, key=lambda c: c["val_acc"], default=None)
 
 
@@ -131,7 +128,7 @@ def cost_aware(tmp: Path, budget: int, seeds: int, search_seed: int = 0) -> dict
             f"hydra.run.dir={run_dir}",
         ]
         script("search", args, tmp)
-        kids = children(run_dir)
+        kids = evaluated_children(run_dir)
         best = best_under_limit(run_dir)
         entry = {
             "feasible_children": sum(c["params"] <= LIMIT for c in kids),

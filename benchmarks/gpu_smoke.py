@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 import tempfile
 import time
@@ -90,6 +89,7 @@ def main() -> None:
     from child.data import carve
     from child.trainer import autocast_dtype
     from controller.app import search_main
+    from controller.compare import evaluated_children
     from controller.config import compose_config, typed_config
 
     data_name, overrides = data_overrides(args, train)
@@ -125,9 +125,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         summary = search_main(raw, run_dir, Console(file=io.StringIO()))
-        lines = (run_dir / "children.jsonl").read_text().splitlines()
+        children = evaluated_children(run_dir)
     wall = time.perf_counter() - start
-    children = [c for c in map(json.loads, lines) if not c["cached"]]
     report(children, summary, wall, samples_per_child)
 
 

@@ -6,12 +6,13 @@ python benchmarks/plot_rewards.py <run dir> <out.png> [--window 10]
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from controller.compare import evaluated_children
 
 
 def main() -> None:
@@ -21,8 +22,7 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--window", type=int, default=10)
     args = parser.parse_args()
-    lines = (args.run_dir / "children.jsonl").read_text().splitlines()
-    rewards = np.array([r["reward"] for r in map(json.loads, lines) if not r["cached"]])
+    rewards = np.array([r["reward"] for r in evaluated_children(args.run_dir)])
     x = np.arange(1, len(rewards) + 1)
     smooth = np.convolve(rewards, np.ones(args.window) / args.window, mode="valid")
     fig = Figure(figsize=(7, 3.6), dpi=100)
