@@ -10,7 +10,7 @@ from controller.base import Controller
 from controller.config import EvolutionControllerConfig, LSTMControllerConfig
 from controller.evolution import RegularizedEvolution
 from controller.random_search import RandomSearch
-from controller.reinforce import ReinforceController
+from controller.reinforce import ADVANTAGES, ReinforceController
 
 CONTROLLERS = ("lstm", "random", "evolution")
 
@@ -41,6 +41,18 @@ def check_controller(cfg: Any) -> None:
             "controller.skip_target",
             cfg.skip_target,
             "a probability strictly between 0 and 1",
+        )
+        require(
+            cfg.advantage in ADVANTAGES,
+            "controller.advantage",
+            cfg.advantage,
+            f"one of {', '.join(ADVANTAGES)}",
+        )
+        require(cfg.rank_window >= 0, "controller.rank_window", cfg.rank_window, "an int >= 0")
+        require(cfg.elite_size >= 0, "controller.elite_size", cfg.elite_size, "an int >= 0")
+        require(cfg.elite_weight >= 0, "controller.elite_weight", cfg.elite_weight, "a number >= 0")
+        require(
+            0 <= cfg.adam_beta1 < 1, "controller.adam_beta1", cfg.adam_beta1, "a number in [0, 1)"
         )
     if isinstance(cfg, EvolutionControllerConfig):
         require(cfg.population >= 2, "controller.population", cfg.population, "an int >= 2")

@@ -10,7 +10,6 @@ from typing import Any
 import torch
 
 from child.architecture import Architecture
-from child.errors import require
 from child.spaces.base import SearchSpace
 from controller.config import LSTMControllerConfig
 from controller.policy import LSTMPolicy
@@ -38,7 +37,6 @@ class ReinforceController:
     """
 
     def __init__(self, space: SearchSpace, cfg: LSTMControllerConfig, seed: int) -> None:
-        self.check(cfg)
         self.space = space
         self.cfg = cfg
         with torch.random.fork_rng(devices=[]):
@@ -59,22 +57,6 @@ class ReinforceController:
         self.reward_var = 0.0  # EMA of squared deviations from the baseline
         self.recent: deque[float] = deque(maxlen=cfg.rank_window)  # rewards ranks compare with
         self.elite: dict[Architecture, float] = {}  # the elite_size best architectures seen
-
-    @staticmethod
-    def check(cfg: LSTMControllerConfig) -> None:
-        """Raise ConfigError for advantage and elite settings that cannot work."""
-        require(
-            cfg.advantage in ADVANTAGES,
-            "controller.advantage",
-            cfg.advantage,
-            f"one of {', '.join(ADVANTAGES)}",
-        )
-        require(cfg.rank_window >= 0, "controller.rank_window", cfg.rank_window, "an int >= 0")
-        require(cfg.elite_size >= 0, "controller.elite_size", cfg.elite_size, "an int >= 0")
-        require(cfg.elite_weight >= 0, "controller.elite_weight", cfg.elite_weight, "a number >= 0")
-        require(
-            0 <= cfg.adam_beta1 < 1, "controller.adam_beta1", cfg.adam_beta1, "a number in [0, 1)"
-        )
 
     def propose(self, n: int) -> list[Architecture]:
         """Sample `n` architectures from the current policy."""

@@ -5,6 +5,7 @@ from child.errors import ConfigError
 from child.spaces import MacroSpace
 from child.spaces.macro import MACRO_OPS
 from controller.config import LSTMControllerConfig
+from controller.factory import build_controller
 from controller.reinforce import ReinforceController
 
 SPACE = MacroSpace(num_layers=4, ops=MACRO_OPS, widths=(16, 32, 64))
@@ -127,4 +128,4 @@ def test_rank_and_elite_state_survive_a_checkpoint():
 )
 def test_impossible_settings_fail_with_the_key_named(field, value):
     with pytest.raises(ConfigError, match=f"controller.{field}"):
-        ReinforceController(SPACE, LSTMControllerConfig(**{field: value}), seed=0)
+        build_controller(LSTMControllerConfig(**{field: value}), SPACE, seed=0)
