@@ -26,11 +26,11 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
+from app.config import compose_config, typed_config
+from app.parts import plain
+from app.search import search_main
 from child.spaces import build_space
-from controller.app import search_main
-from controller.config import compose_config, typed_config
 from controller.factory import build_controller
-from controller.parts import plain
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

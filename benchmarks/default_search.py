@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from controller.compare import evaluated_children
+from app.compare import evaluated_children
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -33,11 +33,11 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.nn import functional as F
 
-from child.architecture import Architecture, Layer
 from child.config import ChildConfig, MacroSpaceConfig, Mnist1dConfig
 from child.data import DataSplits, load_dataset
 from child.networks import build_network
 from child.trainer import autocast_dtype, resolve_device, train
+from core.architecture import Architecture, Layer
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = Architecture(

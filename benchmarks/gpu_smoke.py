@@ -86,11 +86,11 @@ def main() -> None:
     # Imported after the CUDA check, so that a missing GPU is reported at once.
     from rich.console import Console
 
+    from app.compare import evaluated_children
+    from app.config import compose_config, typed_config
+    from app.search import search_main
     from child.data import carve
     from child.trainer import autocast_dtype
-    from controller.app import search_main
-    from controller.compare import evaluated_children
-    from controller.config import compose_config, typed_config
 
     data_name, overrides = data_overrides(args, train)
     overrides += [

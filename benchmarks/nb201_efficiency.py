@@ -45,10 +45,10 @@ import torch
 from matplotlib.figure import Figure
 from rich.console import Console
 
+from app.compare import Group, Run, group_band, load_run, stat_at, stat_json
+from app.config import compose_config, typed_config
+from app.search import search_main
 from child.table import ResultTable
-from controller.app import search_main
-from controller.compare import Group, Run, group_band, load_run, stat_at, stat_json
-from controller.config import compose_config, typed_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONTROLLERS = ("lstm", "lstm_nb201", "random", "evolution")

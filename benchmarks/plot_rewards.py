@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from controller.compare import evaluated_children
+from app.compare import evaluated_children
 
 
 def main() -> None:

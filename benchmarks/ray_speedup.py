@@ -24,8 +24,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from controller.app import search_main
-from controller.config import compose_config
+from app.config import compose_config
+from app.search import search_main
 
 
 def run(label: str, overrides: list[str], out: Path) -> dict:

@@ -1,6 +1,6 @@
 """Typed configs of the child half: data sets, search spaces, the training recipe and rewards.
 
-These dataclasses are the Hydra schemas (registered in `controller.config`) and also the
+These dataclasses are the Hydra schemas (registered in `app.config`) and also the
 objects the code runs on: `OmegaConf.to_object` turns a validated config into instances.
 """
 

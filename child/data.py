@@ -25,8 +25,8 @@ from child.config import (
     MnistConfig,
     SyntheticConfig,
 )
-from child.errors import ConfigError, require
 from child.image_files import ImageArrays, read_cifar10, read_fashion_mnist, read_mnist
+from core.errors import ConfigError, require
 
 
 @dataclass(frozen=True)

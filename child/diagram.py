@@ -28,9 +28,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
 from matplotlib.textpath import text_to_path
 
-from child.architecture import Architecture, Layer
 from child.spaces import format_arch
 from child.spaces.nb201 import NB201_EDGES, NUM_NODES, edge_ops
+from core.architecture import Architecture, Layer
 
 DPI = 100
 FONT = 10  # points: box and edge labels

@@ -13,7 +13,6 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from child.architecture import Architecture
 from child.config import ChildConfig, RewardConfig
 from child.data import DataSplits
 from child.latency import measure_latency_ms
@@ -21,6 +20,7 @@ from child.networks import build_network, count_params
 from child.result import ChildResult
 from child.rewards import compute_reward, epochs_to_validate, needs_latency
 from child.trainer import train
+from core.architecture import Architecture
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from child.errors import ConfigError
+from core.errors import ConfigError
 
 KEY = "dataset.path"
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"

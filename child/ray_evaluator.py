@@ -15,11 +15,11 @@ import torch
 
 from child.config import ChildConfig, RayEvaluatorConfig, RewardConfig
 from child.data import DataSplits
-from child.errors import ConfigError, require
 from child.evaluators import ChildJob, evaluate_child
 from child.networks import build_network, count_params
 from child.result import ChildResult
 from child.trainer import resolve_device
+from core.errors import ConfigError, require
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from child.architecture import Architecture
+from core.architecture import Architecture
 
 STATUSES = ("ok", "diverged", "oom", "error")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from child.config import RewardConfig
-from child.errors import ConfigError, require
+from core.errors import ConfigError, require
 
 REWARDS = ("val_acc", "zoph", "cost")
 COST_METRICS = ("params", "latency")

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from child.architecture import Architecture
 from child.networks import build_network
+from core.architecture import Architecture
 
 
 def save_network(

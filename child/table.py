@@ -16,10 +16,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from child.architecture import Architecture
-from child.errors import ConfigError, require
 from child.result import ChildResult
 from child.spaces import format_arch
+from core.architecture import Architecture
+from core.errors import ConfigError, require
 
 if TYPE_CHECKING:  # child.evaluators imports torch; tables alone do not need it
     from child.evaluators import ChildJob

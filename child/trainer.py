@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 from child.config import ChildConfig
 from child.data import DataSplits
-from child.errors import ConfigError, require
+from core.errors import ConfigError, require
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 EpochHook = Callable[[int, float, float | None], None]

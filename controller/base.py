@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from child.architecture import Architecture
+from core.architecture import Architecture
 
 
 class Controller(Protocol):

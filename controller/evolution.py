@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from child.architecture import Architecture
-from child.spaces.base import SearchSpace
 from controller.config import EvolutionControllerConfig
+from core.architecture import Architecture
+from core.space import SearchSpace
 
 
 class RegularizedEvolution:

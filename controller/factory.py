@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from child.errors import ConfigError, require
-from child.spaces.base import SearchSpace
 from controller.base import Controller
 from controller.config import EvolutionControllerConfig, LSTMControllerConfig
 from controller.evolution import RegularizedEvolution
 from controller.random_search import RandomSearch
 from controller.reinforce import ADVANTAGES, ReinforceController
+from core.errors import ConfigError, require
+from core.space import SearchSpace
 
 CONTROLLERS = ("lstm", "random", "evolution")
 

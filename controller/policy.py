@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from child.spaces.base import Choice, SearchSpace, SkipChoice
+from core.space import Choice, SearchSpace, SkipChoice
 
 
 @dataclass

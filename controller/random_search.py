@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from child.architecture import Architecture
-from child.spaces.base import SearchSpace
+from core.architecture import Architecture
+from core.space import SearchSpace
 
 
 class RandomSearch:

@@ -9,10 +9,10 @@ from typing import Any
 
 import torch
 
-from child.architecture import Architecture
-from child.spaces.base import SearchSpace
 from controller.config import LSTMControllerConfig
 from controller.policy import LSTMPolicy
+from core.architecture import Architecture
+from core.space import SearchSpace
 
 ADVANTAGES = ("baseline", "rank")
 

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from child.errors import ConfigError
-from controller.cli import fail
-from controller.compare import compare, default_out_dir, parse_budgets, rich_table, write_outputs
-from controller.console import make_console
+from app.cli import fail
+from app.compare import compare, default_out_dir, parse_budgets, rich_table, write_outputs
+from app.console import make_console
+from core.errors import ConfigError
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -6,9 +6,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from controller.app import search_main
-from controller.cli import run_cli, user_errors
-from controller.config import register_configs
+from app.cli import run_cli, user_errors
+from app.config import register_configs
+from app.search import search_main
 
 register_configs()
 

@@ -12,8 +12,8 @@ import pytest
 from omegaconf import DictConfig
 from rich.console import Console
 
-from controller.app import search_main
-from controller.config import compose_config
+from app.config import compose_config
+from app.search import search_main
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"

@@ -1,6 +1,6 @@
 import json
 
-from child.architecture import Architecture, Layer
+from core.architecture import Architecture, Layer
 
 
 def make_arch() -> Architecture:

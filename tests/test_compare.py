@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from controller.compare import (
+from app.compare import (
     UNSET,
     Run,
     compare,

@@ -4,7 +4,7 @@ import torch
 
 from child.config import DigitsConfig, Mnist1dConfig
 from child.data import carve, load_dataset
-from child.errors import ConfigError
+from core.errors import ConfigError
 
 
 def test_mnist1d_has_the_published_shape_and_a_seeded_validation_split():

@@ -7,11 +7,11 @@ import pytest
 from rich.console import Console
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import controller.app
-from child.architecture import Architecture, Layer
+import app.search
+from app.retrain import retrain_main
 from child.diagram import draw_architecture
 from child.spaces.nb201 import make_arch
-from controller.retrain import retrain_main
+from core.architecture import Architecture, Layer
 from tests.conftest import TINY, compose_config, run_search
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -112,8 +112,8 @@ def test_a_drawing_failure_does_not_lose_the_search(tmp_path, monkeypatch, caplo
     def broken(*args, **kwargs):
         raise RuntimeError("no ink")
 
-    monkeypatch.setattr(controller.app, "draw_architecture", broken)
-    with caplog.at_level(logging.WARNING, logger="controller.app"):
+    monkeypatch.setattr(app.search, "draw_architecture", broken)
+    with caplog.at_level(logging.WARNING, logger="app.search"):
         summary, _ = run_search(tmp_path, [*TINY, "test_best=false"])
     assert summary["best"] is not None
     assert (tmp_path / "summary.json").exists() and (tmp_path / "best.json").exists()

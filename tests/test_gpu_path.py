@@ -6,10 +6,9 @@ import time
 import pytest
 import torch
 
-from child.architecture import Architecture, Layer
+from app.config import typed_config
 from child.config import ChildConfig, DigitsConfig, RewardConfig, SyntheticConfig
 from child.data import load_dataset
-from child.errors import ConfigError
 from child.evaluators import ChildJob, evaluate_child
 from child.result import ChildResult
 from child.trainer import (
@@ -22,7 +21,8 @@ from child.trainer import (
     torch_threads,
     train,
 )
-from controller.config import typed_config
+from core.architecture import Architecture, Layer
+from core.errors import ConfigError
 
 DIGITS = load_dataset(DigitsConfig(), seed=0)
 ARCH = Architecture("macro", (Layer("conv3", (("width", 16),)), Layer("conv3", (("width", 16),))))

@@ -16,7 +16,6 @@ import torch
 
 from child.config import Cifar10Config, FashionMnistConfig, MnistConfig
 from child.data import load_dataset
-from child.errors import ConfigError
 from child.image_files import (
     _ALLOWED_GLOBALS,
     CIFAR10_URL,
@@ -26,6 +25,7 @@ from child.image_files import (
     read_fashion_mnist,
     read_mnist,
 )
+from core.errors import ConfigError
 from tests.conftest import run_search
 
 TRAIN_BATCHES = 5  # CIFAR-10 ships five training batches; two images each keeps this tiny
@@ -499,7 +499,7 @@ def test_bad_idx_folders_give_one_line_naming_dataset_path(tmp_path, case, read,
 
 
 def test_the_dataset_options_compose_with_their_defaults(compose_cfg):
-    from controller.config import typed_config
+    from app.config import typed_config
 
     for name, schema, path in [
         ("cifar10", Cifar10Config, "data/cifar10"),

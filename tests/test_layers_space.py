@@ -5,15 +5,16 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from child.architecture import Architecture, Layer
-from child.errors import ConfigError
+from app.config import typed_config
 from child.networks import build_network
 from child.networks.layers import ACTIVATION_MODULES, LayersNet, fit_window
 from child.spaces import LayersSpace, build_space, format_arch
 from child.spaces.layers import ACTIVATIONS, SPATIAL_TYPES
-from controller.config import LSTMControllerConfig, typed_config
+from controller.config import LSTMControllerConfig
 from controller.policy import LSTMPolicy
 from controller.reinforce import ReinforceController
+from core.architecture import Architecture, Layer
+from core.errors import ConfigError
 from tests.conftest import compose_config, run_search
 
 SPACE = LayersSpace()  # the defaults of conf/search_space/layers.yaml

@@ -7,9 +7,8 @@ import pytest
 import torch
 from hydra.errors import ConfigCompositionException
 
-from child.architecture import Architecture, Layer
+from app.config import typed_config
 from child.config import NB201SpaceConfig, TableEvaluatorConfig
-from child.errors import ConfigError
 from child.evaluators import ChildJob
 from child.networks import build_network, count_params
 from child.networks.nb201 import NB201Net
@@ -22,7 +21,8 @@ from child.spaces.nb201 import (
     to_nb201_string,
 )
 from child.table import BUNDLED_TABLE, ResultTable, TableEvaluator
-from controller.config import typed_config
+from core.architecture import Architecture, Layer
+from core.errors import ConfigError
 from tests.conftest import run_search
 
 SPACE = NB201Space()

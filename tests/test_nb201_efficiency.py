@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from app.compare import evaluated_children
 from child.table import ResultTable
-from controller.compare import evaluated_children
 
 PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "nb201_efficiency.py"
 SPEC = importlib.util.spec_from_file_location("nb201_efficiency", PATH)

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from child.architecture import Architecture, Layer
 from child.networks import build_network, count_params
 from child.ops import OPS, make_op
 from child.spaces import MacroSpace
 from child.spaces.macro import MACRO_OPS
+from core.architecture import Architecture, Layer
 
 
 def test_every_space_op_has_an_implementation():

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from child.architecture import Architecture, Layer
 from child.spaces import MacroSpace
-from child.spaces.base import Choice, Decision, SearchSpace
 from child.spaces.macro import MACRO_OPS
 from controller.policy import LSTMPolicy
+from core.architecture import Architecture, Layer
+from core.space import Choice, Decision, SearchSpace
 
 SPACE = MacroSpace(num_layers=4, ops=MACRO_OPS, widths=(16, 32, 64))
 

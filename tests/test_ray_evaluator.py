@@ -12,7 +12,6 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from child.architecture import Architecture, Layer  # noqa: E402
 from child.config import (  # noqa: E402
     ChildConfig,
     DigitsConfig,
@@ -22,6 +21,7 @@ from child.config import (  # noqa: E402
 from child.data import load_dataset  # noqa: E402
 from child.evaluators import ChildJob  # noqa: E402
 from child.ray_evaluator import RayEvaluator  # noqa: E402
+from core.architecture import Architecture, Layer  # noqa: E402
 from tests.conftest import SEARCH_SCRIPT, TINY, run_search, search_cli  # noqa: E402
 
 ARCH = Architecture("macro", (Layer("conv3", (("width", 8),)),))

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from child.errors import ConfigError
 from child.spaces import MacroSpace
 from child.spaces.macro import MACRO_OPS
 from controller.config import LSTMControllerConfig
 from controller.factory import build_controller
 from controller.reinforce import ReinforceController
+from core.errors import ConfigError
 
 SPACE = MacroSpace(num_layers=4, ops=MACRO_OPS, widths=(16, 32, 64))
 

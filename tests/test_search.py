@@ -3,14 +3,14 @@ import json
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from child.architecture import Architecture
+from app.config import BudgetConfig
+from app.console import SearchProgress
+from app.loop import Search
+from app.run_files import RunFiles
+from app.tb_log import SearchLogger
 from child.result import ChildResult
 from child.spaces import MacroSpace
-from controller.config import BudgetConfig
-from controller.console import SearchProgress
-from controller.run_files import RunFiles
-from controller.search import Search
-from controller.tb_log import SearchLogger
+from core.architecture import Architecture
 from tests.conftest import TINY, run_search
 
 

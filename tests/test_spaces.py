@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from child.errors import ConfigError
 from child.spaces import MacroSpace, SkipChoice, build_space
 from child.spaces.macro import MACRO_OPS
+from core.errors import ConfigError
 
 SPACE = MacroSpace(num_layers=5, ops=MACRO_OPS, widths=(16, 32, 64))
 

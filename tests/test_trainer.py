@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from child.architecture import Architecture, Layer
 from child.config import ChildConfig, DigitsConfig, RewardConfig
 from child.data import load_dataset
 from child.evaluators import ChildJob, LocalEvaluator, evaluate_child
 from child.rewards import compute_reward
 from child.trainer import lr_factor, train
+from core.architecture import Architecture, Layer
 
 DIGITS = load_dataset(DigitsConfig(), seed=0)
 ARCH = Architecture("macro", (Layer("conv3", (("width", 16),)), Layer("conv3", (("width", 16),))))

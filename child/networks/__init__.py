@@ -7,10 +7,10 @@ from typing import Any
 
 from torch import nn
 
-from child.architecture import Architecture
 from child.networks.layers import LayersNet
 from child.networks.macro import MacroNet
 from child.networks.nb201 import build_nb201_network
+from core.architecture import Architecture
 
 Builder = Callable[[Architecture, tuple[int, ...], int, Mapping[str, Any]], nn.Module]
 

@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-from child.architecture import Architecture
+from core.architecture import Architecture
 
 ACTIVATION_MODULES: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,

@@ -6,8 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from child.architecture import Architecture
 from child.ops import conv_bn_relu, make_op, projection
+from core.architecture import Architecture
 
 
 class MacroNet(nn.Module):

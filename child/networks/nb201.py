@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from child.architecture import Architecture
 from child.spaces.nb201 import NB201_EDGES, NUM_NODES, edge_ops
+from core.architecture import Architecture
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 _BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}

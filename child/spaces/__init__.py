@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from child.architecture import Architecture
-from child.errors import ConfigError
-from child.spaces.base import Choice, Decision, SearchSpace, SkipChoice
 from child.spaces.layers import LayersSpace, format_layers
 from child.spaces.macro import MacroSpace
 from child.spaces.nb201 import NB201Space, to_nb201_string
+from core.architecture import Architecture
+from core.errors import ConfigError
+from core.space import Choice, Decision, SearchSpace, SkipChoice
 
 __all__ = [
     "Choice",

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from child.architecture import Architecture, Layer, ParamValue
-from child.errors import require
-from child.spaces.base import Choice, Decision, SearchSpace
+from core.architecture import Architecture, Layer, ParamValue
+from core.errors import require
+from core.space import Choice, Decision, SearchSpace
 
 LAYER_TYPES = ("conv", "pool", "fc", "dropout")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")

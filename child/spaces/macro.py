@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from child.architecture import Architecture, Layer
-from child.errors import require
-from child.spaces.base import Choice, Decision, SearchSpace, SkipChoice
+from core.architecture import Architecture, Layer
+from core.errors import require
+from core.space import Choice, Decision, SearchSpace, SkipChoice
 
 MACRO_OPS = ("conv3", "conv5", "conv7", "sep3", "sep5", "maxpool3", "avgpool3", "identity")
 

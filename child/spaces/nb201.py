@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from child.architecture import Architecture, Layer
-from child.errors import require
-from child.spaces.base import Choice, Decision, SearchSpace
+from core.architecture import Architecture, Layer
+from core.errors import require
+from core.space import Choice, Decision, SearchSpace
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 

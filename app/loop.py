@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from child.architecture import Architecture
+from app.config import BudgetConfig
+from app.console import SearchProgress
+from app.run_files import RunFiles
+from app.tb_log import SearchLogger
 from child.evaluators import ChildJob, Evaluator, child_seed
 from child.result import ChildResult
 from child.spaces import format_arch
 from controller.base import Controller
-from controller.config import BudgetConfig
-from controller.console import SearchProgress
-from controller.run_files import RunFiles
-from controller.tb_log import SearchLogger
+from core.architecture import Architecture
 
 log = logging.getLogger(__name__)
 

@@ -11,20 +11,20 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
+from app.config import SearchConfig, typed_config
+from app.console import SearchProgress, make_console, summary_table
+from app.loop import Search, SearchState, max_samples, restore_state
+from app.parts import SearchParts, build_parts, plain
+from app.run_files import RunFiles, atomic_write_json
+from app.tb_log import SearchLogger, flat_hparams
 from child.diagram import draw_architecture
-from child.errors import ConfigError, require
 from child.evaluators import ChildJob, child_seed, evaluate_child
 from child.result import ChildResult
 from child.rewards import check_reward
 from child.spaces import build_space, format_arch
 from child.trainer import check_recipe, resolve_device, torch_threads
-from controller.config import SearchConfig, typed_config
-from controller.console import SearchProgress, make_console, summary_table
 from controller.factory import check_controller
-from controller.parts import SearchParts, build_parts, plain
-from controller.run_files import RunFiles, atomic_write_json
-from controller.search import Search, SearchState, max_samples, restore_state
-from controller.tb_log import SearchLogger, flat_hparams
+from core.errors import ConfigError, require
 
 log = logging.getLogger(__name__)
 SUMMARY = "summary.json"

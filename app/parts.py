@@ -8,15 +8,15 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
+from app.config import SearchConfig
 from child.data import DataSplits, load_dataset
-from child.errors import ConfigError
 from child.evaluators import Evaluator, LocalEvaluator
 from child.spaces import build_space, format_arch
-from child.spaces.base import SearchSpace
 from child.trainer import resolve_device
 from controller.base import Controller
-from controller.config import SearchConfig
 from controller.factory import build_controller
+from core.errors import ConfigError
+from core.space import SearchSpace
 
 EVALUATORS = ("local", "ray", "table")
 

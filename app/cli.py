@@ -12,7 +12,7 @@ from pathlib import Path
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-from child.errors import ConfigError, describe
+from core.errors import ConfigError, describe
 
 USER_ERRORS = (ConfigError, HydraException, OmegaConfBaseException)
 HYDRA_FILES = {".hydra", "search.log", "retrain.log", "compare.log"}

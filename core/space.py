@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from child.architecture import Architecture, ParamValue
+from core.architecture import Architecture, ParamValue
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from torch.utils.tensorboard.summary import hparams
 
 from child.result import ChildResult
 from child.spaces import format_arch
-from child.spaces.base import Choice, SearchSpace
+from core.space import Choice, SearchSpace
 
 
 class SearchLogger:

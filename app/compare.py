@@ -23,8 +23,8 @@ from matplotlib.ticker import MaxNLocator
 from rich.table import Table
 from rich.text import Text
 
-from child.errors import ConfigError
-from controller.run_files import CHILDREN, RunFiles
+from app.run_files import CHILDREN, RunFiles
+from core.errors import ConfigError
 
 SUMMARY = "summary.json"
 MULTIRUN = "multirun.yaml"

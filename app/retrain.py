@@ -18,20 +18,20 @@ from omegaconf import DictConfig
 from rich.console import Console
 from torch.utils.tensorboard import SummaryWriter
 
-from child.architecture import Architecture
+from app.config import RetrainConfig, typed_config
+from app.console import make_console, summary_table
+from app.parts import plain
+from app.run_files import RunFiles, atomic_write_json
+from app.search import load_run_config
 from child.data import load_dataset
 from child.diagram import draw_architecture
-from child.errors import ConfigError
 from child.networks import build_network, count_params
 from child.saved_model import save_network
 from child.spaces import build_space, format_arch
 from child.trainer import check_recipe, resolve_device, torch_threads, train
-from controller.app import load_run_config
-from controller.config import RetrainConfig, typed_config
-from controller.console import make_console, summary_table
 from controller.factory import build_controller
-from controller.parts import plain
-from controller.run_files import RunFiles, atomic_write_json
+from core.architecture import Architecture
+from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 SOURCES = ("best", "favourite")

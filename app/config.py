@@ -1,0 +1,177 @@
+"""Typed configs of the search half, and the Hydra ConfigStore entries for every schema.
+
+Each config group option in conf/ starts from one of these schemas (`/schema/<group>/<name>`),
+so a misspelt key or a value of the wrong type fails while Hydra composes the config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from child.config import (
+    ChildConfig,
+    Cifar10Config,
+    DigitsConfig,
+    FashionMnistConfig,
+    LayersSpaceConfig,
+    LocalEvaluatorConfig,
+    MacroSpaceConfig,
+    Mnist1dConfig,
+    MnistConfig,
+    NB201SpaceConfig,
+    RayEvaluatorConfig,
+    RewardConfig,
+    SyntheticConfig,
+    TableEvaluatorConfig,
+)
+from controller.config import (
+    EvolutionControllerConfig,
+    LSTMControllerConfig,
+    RandomControllerConfig,
+)
+from core.errors import ConfigError, describe
+
+
+@dataclass
+class BudgetConfig:
+    """How much search to do: children evaluated, children per controller update, time."""
+
+    children: int = 100
+    batch: int = 2
+    minutes: float | None = None
+    max_samples: int | None = None
+
+
+@dataclass
+class SearchConfig:
+    """The whole search: one entry per config group, plus seed, budget and run options."""
+
+    dataset: Any = MISSING
+    search_space: Any = MISSING
+    controller: Any = MISSING
+    evaluator: Any = MISSING
+    child: ChildConfig = field(default_factory=ChildConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    seed: int = 0
+    cache: bool = True
+    test_best: bool = True
+    resume: str | None = None
+    progress: bool = True
+
+
+@dataclass
+class RetrainConfig:
+    """Retraining one architecture from scratch (scripts/retrain.py)."""
+
+    run: str | None = None
+    arch: str | None = None
+    source: str = "best"
+    dataset: Any = MISSING
+    search_space: Any = MISSING
+    child: ChildConfig = field(default_factory=ChildConfig)
+    seed: int = 0
+    progress: bool = True
+
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+SCHEMAS: dict[str, dict[str, type]] = {
+    "dataset": {
+        "mnist1d": Mnist1dConfig,
+        "digits": DigitsConfig,
+        "cifar10": Cifar10Config,
+        "fashion_mnist": FashionMnistConfig,
+        "mnist": MnistConfig,
+        "synthetic": SyntheticConfig,
+    },
+    "search_space": {
+        "macro": MacroSpaceConfig,
+        "layers": LayersSpaceConfig,
+        "nb201": NB201SpaceConfig,
+    },
+    "controller": {
+        "lstm": LSTMControllerConfig,
+        "random": RandomControllerConfig,
+        "evolution": EvolutionControllerConfig,
+    },
+    "evaluator": {
+        "local": LocalEvaluatorConfig,
+        "ray": RayEvaluatorConfig,
+        "table": TableEvaluatorConfig,
+    },
+    "child": {"child": ChildConfig},
+    "reward": {"reward": RewardConfig},
+}
+
+
+def _if_set(value: Any, then: Any, otherwise: Any) -> Any:
+    return then if value not in (None, "") else otherwise
+
+
+def register_configs() -> None:
+    """Store the top-level schema as `search_schema` and each option schema as `/schema/...`.
+
+    Also registers the resolver `nas.if_set` (value, then, otherwise) used by conf/config.yaml
+    to point Hydra's run directory at the run being resumed.
+    """
+    OmegaConf.register_new_resolver("nas.if_set", _if_set, replace=True)
+    cs = ConfigStore.instance()
+    cs.store(name="search_schema", node=SearchConfig)
+    cs.store(name="retrain_schema", node=RetrainConfig)
+    for group, schemas in SCHEMAS.items():
+        for name, node in schemas.items():
+            cs.store(group=f"schema/{group}", name=name, node=node)
+
+
+def typed_config(raw: DictConfig | dict[str, Any], root: type = SearchConfig) -> Any:
+    """A `root` instance (by default a `SearchConfig`) from a composed or saved config.
+
+    Saved configs (a run's .hydra/config.yaml) carry no types, so each group's schema is looked
+    up by its `name` key. Raises ConfigError for an unknown name, a misspelt key or a bad type.
+    """
+    merged = OmegaConf.structured(root)
+    # Plain values first: Hydra's `+key=value` can slip unknown keys into typed nodes, and
+    # merging plain dicts into the schemas refuses them.
+    raw = OmegaConf.create(OmegaConf.to_container(OmegaConf.create(raw), resolve=True))
+    for key in raw:
+        try:
+            merged = _merge_key(merged, str(key), raw[key])
+        except OmegaConfBaseException as err:
+            raise ConfigError(f"{key}: {describe(err)}") from err
+    try:
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        raise ConfigError(describe(err)) from err
+
+
+def _merge_key(merged: DictConfig, key: str, node: Any) -> DictConfig:
+    """Merge one top-level key; a config-group node is validated by its option's schema."""
+    if key not in SCHEMAS or key in ("child", "reward"):
+        return OmegaConf.merge(merged, {key: node})
+    name = node.get("name") if isinstance(node, DictConfig) else None
+    if name not in SCHEMAS[key]:
+        known = ", ".join(sorted(SCHEMAS[key]))
+        raise ConfigError(f"{key}.name={name!r} is unknown: expected one of {known}")
+    merged[key] = OmegaConf.merge(OmegaConf.structured(SCHEMAS[key][name]), node)
+    return merged
+
+
+def compose_config(overrides: Sequence[str] = (), name: str = "config") -> DictConfig:
+    """Compose conf/`name`.yaml with `overrides` in-process, as the scripts would see it.
+
+    For notebooks, tests and benchmarks: `search_main(compose_config(["seed=1"]), run_dir)`.
+    """
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(name, overrides=list(overrides))
