@@ -22,17 +22,15 @@ from child.config import (
     Cifar10Config,
     DigitsConfig,
     FashionMnistConfig,
-    LayersSpaceConfig,
     LocalEvaluatorConfig,
-    MacroSpaceConfig,
     Mnist1dConfig,
     MnistConfig,
-    NB201SpaceConfig,
     RayEvaluatorConfig,
-    RewardConfig,
     SyntheticConfig,
     TableEvaluatorConfig,
 )
+from child.rewards import REWARDS
+from child.spaces import SPACES
 from controller.config import (
     EvolutionControllerConfig,
     LSTMControllerConfig,
@@ -60,7 +58,7 @@ class SearchConfig:
     controller: Any = MISSING
     evaluator: Any = MISSING
     child: ChildConfig = field(default_factory=ChildConfig)
-    reward: RewardConfig = field(default_factory=RewardConfig)
+    reward: Any = MISSING
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     seed: int = 0
     cache: bool = True
@@ -94,11 +92,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "mnist": MnistConfig,
         "synthetic": SyntheticConfig,
     },
-    "search_space": {
-        "macro": MacroSpaceConfig,
-        "layers": LayersSpaceConfig,
-        "nb201": NB201SpaceConfig,
-    },
+    "search_space": {name: space.config for name, space in SPACES.items()},
     "controller": {
         "lstm": LSTMControllerConfig,
         "random": RandomControllerConfig,
@@ -110,7 +104,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "table": TableEvaluatorConfig,
     },
     "child": {"child": ChildConfig},
-    "reward": {"reward": RewardConfig},
+    "reward": REWARDS,
 }
 
 
@@ -156,7 +150,7 @@ def typed_config(raw: DictConfig | dict[str, Any], root: type = SearchConfig) ->
 
 def _merge_key(merged: DictConfig, key: str, node: Any) -> DictConfig:
     """Merge one top-level key; a config-group node is validated by its option's schema."""
-    if key not in SCHEMAS or key in ("child", "reward"):
+    if key not in SCHEMAS or key == "child":
         return OmegaConf.merge(merged, {key: node})
     name = node.get("name") if isinstance(node, DictConfig) else None
     if name not in SCHEMAS[key]:

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from omegaconf import OmegaConf
 
 from app.config import SearchConfig
 from child.data import DataSplits, load_dataset
 from child.evaluators import Evaluator, LocalEvaluator
-from child.spaces import build_space, format_arch
+from child.spaces import SpaceConfig, build_space, format_arch
 from child.trainer import resolve_device
 from controller.base import Controller
 from controller.factory import build_controller
@@ -26,15 +25,10 @@ class SearchParts:
     """Everything a search loop needs, built once per run."""
 
     space: SearchSpace
-    space_cfg: dict[str, Any]
+    space_cfg: SpaceConfig
     controller: Controller
     evaluator: Evaluator
     data: DataSplits | None  # None when rewards come from a table, not from training
-
-
-def plain(obj: Any) -> dict[str, Any]:
-    """A config dataclass instance as a plain dict."""
-    return OmegaConf.to_container(OmegaConf.structured(obj), resolve=True)  # type: ignore[return-value]
 
 
 def load_data(cfg: SearchConfig) -> DataSplits:
@@ -42,7 +36,7 @@ def load_data(cfg: SearchConfig) -> DataSplits:
     return load_dataset(cfg.dataset, cfg.seed).to(resolve_device(cfg.child.device))
 
 
-def build_evaluator(cfg: SearchConfig, space_cfg: dict[str, Any]) -> tuple[Evaluator, Any]:
+def build_evaluator(cfg: SearchConfig, space_cfg: SpaceConfig) -> tuple[Evaluator, Any]:
     """The evaluator the config names, and the data it trains on (None if it trains nothing)."""
     name = cfg.evaluator.name
     if name == "local":
@@ -56,7 +50,7 @@ def build_evaluator(cfg: SearchConfig, space_cfg: dict[str, Any]) -> tuple[Evalu
         if probe not in evaluator.table:
             raise ConfigError(
                 f"evaluator=table has no entry for architectures of search_space="
-                f"{space_cfg['name']} (e.g. {format_arch(probe)}): use a matching space"
+                f"{space_cfg.name} (e.g. {format_arch(probe)}): use a matching space"
             )
         return evaluator, None
     if name == "ray":
@@ -69,8 +63,7 @@ def build_evaluator(cfg: SearchConfig, space_cfg: dict[str, Any]) -> tuple[Evalu
 
 def build_parts(cfg: SearchConfig) -> SearchParts:
     """Space, controller, evaluator and data for `cfg`."""
-    space_cfg = plain(cfg.search_space)
-    space = build_space(space_cfg)
+    space = build_space(cfg.search_space)
     controller = build_controller(cfg.controller, space, cfg.seed)
-    evaluator, data = build_evaluator(cfg, space_cfg)
-    return SearchParts(space, space_cfg, controller, evaluator, data)
+    evaluator, data = build_evaluator(cfg, cfg.search_space)
+    return SearchParts(space, cfg.search_space, controller, evaluator, data)

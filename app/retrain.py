@@ -20,14 +20,12 @@ from torch.utils.tensorboard import SummaryWriter
 
 from app.config import RetrainConfig, typed_config
 from app.console import make_console, summary_table
-from app.parts import plain
 from app.run_files import RunFiles, atomic_write_json
 from app.search import load_run_config
 from child.data import load_dataset
-from child.diagram import draw_architecture
-from child.networks import build_network, count_params
+from child.networks import count_params
 from child.saved_model import save_network
-from child.spaces import build_space, format_arch
+from child.spaces import SpaceConfig, build_network, build_space, draw_architecture, format_arch
 from child.trainer import check_recipe, resolve_device, torch_threads, train
 from controller.factory import build_controller
 from core.architecture import Architecture
@@ -43,7 +41,7 @@ class Candidate:
 
     arch: Architecture
     dataset: Any
-    space_cfg: dict[str, Any]
+    space_cfg: SpaceConfig
     origin: str
     search_val_acc: float | None = None
 
@@ -66,12 +64,12 @@ def pick_candidate(cfg: RetrainConfig) -> Candidate:
     if cfg.arch:
         arch = read_arch_file(Path(cfg.arch))
         if not cfg.run:
-            return Candidate(arch, cfg.dataset, plain(cfg.search_space), f"file {cfg.arch}")
+            return Candidate(arch, cfg.dataset, cfg.search_space, f"file {cfg.arch}")
     if not cfg.run:
         raise ConfigError("run=null and arch=null: give a search run dir or an architecture file")
     run_dir = Path(cfg.run)
     run_cfg = load_run_config(run_dir)
-    space_cfg = plain(run_cfg.search_space)
+    space_cfg = run_cfg.search_space
     if cfg.arch:
         return Candidate(arch, run_cfg.dataset, space_cfg, f"file {cfg.arch}")
     if cfg.source == "favourite":
@@ -93,7 +91,7 @@ def pick_candidate(cfg: RetrainConfig) -> Candidate:
     )
 
 
-def favourite(run_dir: Path, run_cfg: Any, space_cfg: dict[str, Any]) -> Architecture:
+def favourite(run_dir: Path, run_cfg: Any, space_cfg: SpaceConfig) -> Architecture:
     """The greedy choice of the run's controller, restored from its checkpoint."""
     checkpoint = RunFiles(run_dir).load_checkpoint()
     if checkpoint is None:

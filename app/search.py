@@ -14,14 +14,12 @@ from rich.console import Console
 from app.config import SearchConfig, typed_config
 from app.console import SearchProgress, make_console, summary_table
 from app.loop import Search, SearchState, max_samples, restore_state
-from app.parts import SearchParts, build_parts, plain
+from app.parts import SearchParts, build_parts
 from app.run_files import RunFiles, atomic_write_json
 from app.tb_log import SearchLogger, flat_hparams
-from child.diagram import draw_architecture
 from child.evaluators import ChildJob, child_seed, evaluate_child
 from child.result import ChildResult
-from child.rewards import check_reward
-from child.spaces import build_space, format_arch
+from child.spaces import build_space, draw_architecture, format_arch
 from child.trainer import check_recipe, resolve_device, torch_threads
 from controller.factory import check_controller
 from core.errors import ConfigError, require
@@ -53,8 +51,8 @@ def check_config(cfg: SearchConfig) -> None:
     )
     check_controller(cfg.controller)
     check_recipe(cfg.child)
-    check_reward(cfg.reward)
-    build_space(plain(cfg.search_space))
+    cfg.reward.check()
+    build_space(cfg.search_space)
 
 
 def load_run_config(run_dir: Path) -> SearchConfig:

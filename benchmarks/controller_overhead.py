@@ -27,7 +27,6 @@ import torch
 from rich.console import Console
 
 from app.config import compose_config, typed_config
-from app.parts import plain
 from app.search import search_main
 from child.spaces import build_space
 from controller.factory import build_controller
@@ -49,7 +48,7 @@ def microseconds(fn, repeats: int) -> float:
 def sampling_costs(repeats: int) -> dict[str, float]:
     """Per-architecture sample times and per-update time on the 12-layer macro space."""
     cfg = typed_config(compose_config(["search_space.num_layers=12"]))
-    space = build_space(plain(cfg.search_space))
+    space = build_space(cfg.search_space)
     controller = build_controller(cfg.controller, space, seed=0)
     batch = controller.propose(cfg.budget.batch)
     rewards = [0.5 + 0.1 * i for i in range(len(batch))]

@@ -25,7 +25,7 @@ import argparse
 import math
 import statistics
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -33,9 +33,10 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.nn import functional as F
 
-from child.config import ChildConfig, MacroSpaceConfig, Mnist1dConfig
+from child.config import ChildConfig, Mnist1dConfig
 from child.data import DataSplits, load_dataset
-from child.networks import build_network
+from child.spaces import build_network
+from child.spaces.macro import MacroSpaceConfig
 from child.trainer import autocast_dtype, resolve_device, train
 from core.architecture import Architecture, Layer
 
@@ -64,7 +65,7 @@ def fresh_net(data: DataSplits) -> nn.Module:
     """The child, initialised from SEED, on the data's device."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
-        net = build_network(ARCH, data.input_shape, data.num_classes, asdict(MacroSpaceConfig()))
+        net = build_network(ARCH, data.input_shape, data.num_classes, MacroSpaceConfig())
     return net.to(data.train_x.device)
 
 

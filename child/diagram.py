@@ -1,8 +1,9 @@
-"""Pictures of architectures: one diagram per search space, as an RGB array and optionally a PNG.
+"""Pictures of architectures: figures for each kind of space, rendered to RGB arrays and PNGs.
 
-`draw_architecture` dispatches on `Architecture.space`: the macro space is a chain of layers
-with skip arcs into sums, the layers space a chain of typed layers, NAS-Bench-201 the cell's
-DAG, and any other space a chain of `str(layer)` boxes, so a new space gets a picture for free.
+Each space's `SpaceDef.draw` (child/spaces/) picks one of these figures: `macro_figure`, a
+chain of layers with skip arcs into sums; `layers_figure`, a chain of typed layers;
+`cell_figure`, a cell's DAG of nodes and labelled edges; and `generic_figure`, a chain of
+`str(layer)` boxes, which `child.spaces.draw_architecture` uses for a space with no drawer.
 
 Drawing uses matplotlib's object API only (`Figure` + `FigureCanvasAgg`, never pyplot), so it
 leaves no global state behind. Every sheet is laid out in inches: one data unit is one inch,
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,6 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
 from matplotlib.textpath import text_to_path
 
-from child.spaces import format_arch
-from child.spaces.nb201 import NB201_EDGES, NUM_NODES, edge_ops
 from core.architecture import Architecture, Layer
 
 DPI = 100
@@ -112,9 +111,8 @@ class Chain:
     depth: float
 
 
-def draw_architecture(arch: Architecture, path: Path | str | None = None) -> np.ndarray:
-    """The diagram of `arch` as an RGB uint8 array (H, W, 3); also written as a PNG to `path`."""
-    figure = DRAWERS.get(arch.space, _draw_generic)(arch)
+def render(figure: Figure, path: Path | str | None = None) -> np.ndarray:
+    """`figure` as an RGB uint8 array (H, W, 3); also written as a PNG to `path`."""
     canvas = FigureCanvasAgg(figure)
     canvas.draw()
     image = np.asarray(canvas.buffer_rgba())[..., :3].copy()
@@ -127,7 +125,7 @@ def draw_architecture(arch: Architecture, path: Path | str | None = None) -> np.
 # --- the spaces ---------------------------------------------------------------------------
 
 
-def _draw_macro(arch: Architecture) -> Figure:
+def macro_figure(arch: Architecture, title: str) -> Figure:
     """The macro space: stem, one box per layer, skip arcs into ⊕ sums, pooled head."""
     boxes = [Box("input → stem (conv3)", ENDS)]
     boxes += [
@@ -147,10 +145,10 @@ def _draw_macro(arch: Architecture) -> Figure:
         legend.append(_legend_patch("other", OTHER))
     if skips:
         legend.append(Line2D([], [], color=SKIP, lw=1.3, label="skip, added at ⊕"))
-    return _chain_figure(_title(arch), boxes, legend, skips)
+    return _chain_figure(title, boxes, legend, skips)
 
 
-def _draw_layers(arch: Architecture) -> Figure:
+def layers_figure(arch: Architecture, title: str) -> Figure:
     """The layers space: input, one box per typed layer, and the head."""
     flat = any(layer.op == "fc" for layer in arch.layers)
     boxes = [Box("input", ENDS)]
@@ -163,24 +161,29 @@ def _draw_layers(arch: Architecture) -> Figure:
     legend: list[Artist] = [
         _legend_patch(name, style) for name, style in LAYER_TYPE_STYLES.items() if name in types
     ]
-    return _chain_figure(_title(arch), boxes, legend)
+    return _chain_figure(title, boxes, legend)
 
 
-def _draw_nb201(arch: Architecture) -> Figure:
-    """The NAS-Bench-201 cell: four nodes in a row and six labelled edges between them."""
-    try:
-        ops = edge_ops(arch)
-    except ValueError:  # not laid out as a cell: show what there is
-        return _draw_generic(arch)
+def cell_figure(
+    title: str,
+    ops: Sequence[str],
+    edges: Sequence[tuple[int, int]],
+    num_nodes: int,
+    bends: Sequence[float] = NB201_BENDS,
+) -> Figure:
+    """A cell: `num_nodes` nodes in a row; edge k = (target, source), labelled `ops[k]`.
+
+    `bends[k]` is how far edge k swings from the row (inches; + above, − below).
+    """
     spacing = max(2.2, max(_text_width(op, FONT) for op in ops) + 1.0)
     margin = 0.4 + _text_width("output", SMALL)
-    width = max(MIN_WIDTH, 2 * margin + (NUM_NODES - 1) * spacing)
-    low, high = min(NB201_BENDS), max(NB201_BENDS)
+    width = max(MIN_WIDTH, 2 * margin + (num_nodes - 1) * spacing)
+    low, high = min(bends), max(bends)
     caption = 0.4
     row = caption + 0.3 - low
-    fig, ax = _sheet(width, row + high + 0.35, _title(arch))
-    xs = [width / 2 + (k - (NUM_NODES - 1) / 2) * spacing for k in range(NUM_NODES)]
-    for (target, source), op, bend in zip(NB201_EDGES, ops, NB201_BENDS, strict=True):
+    fig, ax = _sheet(width, row + high + 0.35, title)
+    xs = [width / 2 + (k - (num_nodes - 1) / 2) * spacing for k in range(num_nodes)]
+    for (target, source), op, bend in zip(edges, ops, bends, strict=True):
         _nb201_edge(ax, (xs[source], row), (xs[target], row), op, bend)
     for k, x in enumerate(xs):
         ax.add_patch(Circle((x, row), NODE_RADIUS, fc="white", ec="#333333", lw=1.5, zorder=3))
@@ -193,7 +196,7 @@ def _draw_nb201(arch: Architecture) -> Figure:
     return fig
 
 
-def _draw_generic(arch: Architecture) -> Figure:
+def generic_figure(arch: Architecture, title: str) -> Figure:
     """Any other space: one box per layer, labelled `str(layer)`, coloured by op."""
     colours: dict[str, Style] = {}
     for layer in arch.layers:
@@ -202,21 +205,7 @@ def _draw_generic(arch: Architecture) -> Figure:
         Box("\n".join(_wrap(str(layer), 4.0, FONT)), colours[layer.op], str(i))
         for i, layer in enumerate(arch.layers)
     ]
-    return _chain_figure(_title(arch), boxes or [Box("(no layers)", ENDS)], [])
-
-
-DRAWERS: dict[str, Callable[[Architecture], Figure]] = {
-    "macro": _draw_macro,
-    "layers": _draw_layers,
-    "nb201": _draw_nb201,
-}
-
-
-def _title(arch: Architecture) -> str:
-    try:
-        return format_arch(arch)
-    except ValueError:  # a malformed arch of a space with its own notation
-        return str(arch)
+    return _chain_figure(title, boxes or [Box("(no layers)", ENDS)], [])
 
 
 def _macro_family(op: str) -> str:

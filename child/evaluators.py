@@ -6,19 +6,20 @@ and a seed), so every evaluator, in-process or remote, gives the same result for
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
 
-from child.config import ChildConfig, RewardConfig
+from child.config import ChildConfig
 from child.data import DataSplits
 from child.latency import measure_latency_ms
-from child.networks import build_network, count_params
+from child.networks import count_params
 from child.result import ChildResult
-from child.rewards import compute_reward, epochs_to_validate, needs_latency
+from child.rewards import Reward
+from child.spaces import SpaceConfig, build_network
 from child.trainer import train
 from core.architecture import Architecture
 
@@ -52,9 +53,9 @@ class Evaluator(Protocol):
 def evaluate_child(
     job: ChildJob,
     data: DataSplits,
-    space_cfg: Mapping[str, Any],
+    space_cfg: SpaceConfig,
     child_cfg: ChildConfig,
-    reward_cfg: RewardConfig,
+    reward_cfg: Reward,
     evaluate_test: bool = False,
 ) -> ChildResult:
     """Build, train and score one child; a failure is recorded in the result, never raised."""
@@ -70,19 +71,19 @@ def evaluate_child(
             message = f"build failed: {type(err).__name__}: {err}"
             return ChildResult.failed(job.index, job.arch, "error", message, params)
         outcome = train(
-            net, data, child_cfg, job.seed, epochs_to_validate(reward_cfg), evaluate_test
+            net, data, child_cfg, job.seed, reward_cfg.epochs_to_validate, evaluate_test
         )
     if outcome.status != "ok":
         return ChildResult.failed(
             job.index, job.arch, outcome.status, outcome.message, params, outcome.seconds
         )
     latency = None
-    if needs_latency(reward_cfg):
+    if reward_cfg.needs_latency:
         latency = measure_latency_ms(net, data.input_shape, data.train_x.device)
     return ChildResult(
         index=job.index,
         arch=job.arch,
-        reward=compute_reward(reward_cfg, outcome.val_curve, params, latency),
+        reward=reward_cfg.compute(outcome.val_curve, params, latency),
         val_acc=outcome.val_curve[-1],
         params=params,
         seconds=outcome.seconds,
@@ -104,12 +105,12 @@ class LocalEvaluator:
     def __init__(
         self,
         data: DataSplits,
-        space_cfg: Mapping[str, Any],
+        space_cfg: SpaceConfig,
         child_cfg: ChildConfig,
-        reward_cfg: RewardConfig,
+        reward_cfg: Reward,
     ) -> None:
         self.data = data
-        self.space_cfg = dict(space_cfg)
+        self.space_cfg = space_cfg
         self.child_cfg = child_cfg
         self.reward_cfg = reward_cfg
 

@@ -8,16 +8,17 @@ and the in-process evaluator agree for the same seed (on the CPU, with the same 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 import torch
 
-from child.config import ChildConfig, RayEvaluatorConfig, RewardConfig
+from child.config import ChildConfig, RayEvaluatorConfig
 from child.data import DataSplits
 from child.evaluators import ChildJob, evaluate_child
-from child.networks import build_network, count_params
+from child.networks import count_params
 from child.result import ChildResult
+from child.rewards import Reward
+from child.spaces import SpaceConfig, build_network
 from child.trainer import resolve_device
 from core.errors import ConfigError, require
 
@@ -40,9 +41,9 @@ def check_ray_config(cfg: RayEvaluatorConfig) -> None:
 def _train(
     job: ChildJob,
     data: DataSplits,
-    space_cfg: Mapping[str, Any],
+    space_cfg: SpaceConfig,
     child_cfg: ChildConfig,
-    reward_cfg: RewardConfig,
+    reward_cfg: Reward,
     threads: int,
 ) -> ChildResult:
     """The body of one Ray task: move the data to this worker's device and train the child."""
@@ -67,9 +68,9 @@ class RayEvaluator:
         self,
         cfg: RayEvaluatorConfig,
         data: DataSplits,
-        space_cfg: Mapping[str, Any],
+        space_cfg: SpaceConfig,
         child_cfg: ChildConfig,
-        reward_cfg: RewardConfig,
+        reward_cfg: Reward,
     ) -> None:
         check_ray_config(cfg)
         try:
@@ -87,7 +88,7 @@ class RayEvaluator:
                 log_to_driver=False,
                 configure_logging=False,
             )
-        self.space_cfg = dict(space_cfg)
+        self.space_cfg = space_cfg
         self.child_cfg = child_cfg
         self.reward_cfg = reward_cfg
         # Each worker trains with as many threads as CPUs it was given (at least one).

@@ -1,57 +1,132 @@
-"""Rewards: a trained child's validation accuracies (and size) → the controller's reward."""
+"""Rewards: a trained child's validation accuracies (and cost) → the controller's reward.
+
+Each reward is a config schema (`reward=<name>`) that also computes itself, so a reward has
+exactly the settings it uses: `reward=val_acc reward.power=3` is refused while composing.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from child.config import RewardConfig
-from core.errors import ConfigError, require
+from core.errors import require
 
-REWARDS = ("val_acc", "zoph", "cost")
 COST_METRICS = ("params", "latency")
 
 
-def check_reward(cfg: RewardConfig) -> None:
-    """Raise ConfigError unless `cfg` names a known reward with sensible parameters."""
-    if cfg.name not in REWARDS:
-        raise ConfigError(f"reward.name={cfg.name!r} is unknown: expected one of {list(REWARDS)}")
-    require(cfg.window >= 1, "reward.window", cfg.window, "an int >= 1")
-    require(cfg.power > 0, "reward.power", cfg.power, "a positive number")
-    require(cfg.target_params >= 1, "reward.target_params", cfg.target_params, "an int >= 1")
-    require(cfg.target_latency_ms > 0, "reward.target_latency_ms", cfg.target_latency_ms, "> 0")
-    require(
-        cfg.cost_metric in COST_METRICS,
-        "reward.cost_metric",
-        cfg.cost_metric,
-        f"one of {list(COST_METRICS)}",
-    )
+class Reward(ABC):
+    """What every reward schema below offers (each is a dataclass with a `name`)."""
+
+    @property
+    def epochs_to_validate(self) -> int:
+        """How many final epochs the trainer must validate after."""
+        return 1
+
+    @property
+    def needs_latency(self) -> bool:
+        """Whether each child's latency must be measured."""
+        return False
+
+    def check(self) -> None:  # noqa: B027 (a reward without settings has nothing to check)
+        """Raise ConfigError for settings that make no sense (none by default)."""
+
+    @abstractmethod
+    def compute(
+        self, val_curve: Sequence[float], params: int, latency_ms: float | None = None
+    ) -> float:
+        """The reward of a child whose last epochs reached `val_curve`, with its cost."""
 
 
-def needs_latency(cfg: RewardConfig) -> bool:
-    """Whether the reward needs each child's measured latency."""
-    return cfg.name == "cost" and cfg.cost_metric == "latency"
+@dataclass
+class ValAccReward(Reward):
+    """`reward=val_acc`: the validation accuracy after the last epoch."""
 
+    name: str = "val_acc"
 
-def epochs_to_validate(cfg: RewardConfig) -> int:
-    """How many final epochs the trainer must validate after for this reward."""
-    return cfg.window if cfg.name == "zoph" else 1
-
-
-def compute_reward(
-    cfg: RewardConfig, val_curve: Sequence[float], params: int, latency_ms: float | None = None
-) -> float:
-    """The reward of a child whose last epochs reached `val_curve`, with its size and latency."""
-    if cfg.name == "val_acc":
+    def compute(
+        self, val_curve: Sequence[float], params: int, latency_ms: float | None = None
+    ) -> float:
+        """The last validation accuracy."""
         return float(val_curve[-1])
-    if cfg.name == "zoph":
-        return float(max(val_curve[-cfg.window :]) ** cfg.power)
-    if cfg.name == "cost":
-        if needs_latency(cfg):
+
+
+@dataclass
+class ZophReward(Reward):
+    """`reward=zoph` (Zoph & Le 2017): (max val. accuracy of the last `window` epochs) ** power."""
+
+    name: str = "zoph"
+    window: int = 5
+    power: float = 3.0
+
+    @property
+    def epochs_to_validate(self) -> int:
+        """The last `window` epochs."""
+        return self.window
+
+    def check(self) -> None:
+        """Window and power must make sense."""
+        require(self.window >= 1, "reward.window", self.window, "an int >= 1")
+        require(self.power > 0, "reward.power", self.power, "a number > 0")
+
+    def compute(
+        self, val_curve: Sequence[float], params: int, latency_ms: float | None = None
+    ) -> float:
+        """max(last `window` accuracies) ** power."""
+        return float(max(val_curve[-self.window :]) ** self.power)
+
+
+@dataclass
+class CostReward(Reward):
+    """`reward=cost` (MnasNet, Tan et al. 2019): `acc × (cost / target) ** w`.
+
+    `w = alpha` at or under the target and `w = beta` over it (alpha 0, beta -1 is a hard-ish
+    limit). The cost is the parameter count (`cost_metric: params`, target `target_params`) or
+    the latency of one example's forward pass on the training device (`cost_metric: latency`,
+    target `target_latency_ms`).
+    """
+
+    name: str = "cost"
+    cost_metric: str = "params"
+    target_params: int = 5000
+    target_latency_ms: float = 1.0
+    alpha: float = 0.0
+    beta: float = -0.07
+
+    @property
+    def needs_latency(self) -> bool:
+        """With `cost_metric: latency`."""
+        return self.cost_metric == "latency"
+
+    def check(self) -> None:
+        """Known metric, positive targets."""
+        require(
+            self.cost_metric in COST_METRICS,
+            "reward.cost_metric",
+            self.cost_metric,
+            f"one of {list(COST_METRICS)}",
+        )
+        require(self.target_params >= 1, "reward.target_params", self.target_params, ">= 1")
+        require(
+            self.target_latency_ms > 0, "reward.target_latency_ms", self.target_latency_ms, "> 0"
+        )
+
+    def compute(
+        self, val_curve: Sequence[float], params: int, latency_ms: float | None = None
+    ) -> float:
+        """The last accuracy, scaled by how far the cost is from its target."""
+        if self.needs_latency:
             if latency_ms is None:
                 raise ValueError("a latency reward needs the child's measured latency")
-            ratio = latency_ms / cfg.target_latency_ms
+            ratio = latency_ms / self.target_latency_ms
         else:
-            ratio = params / cfg.target_params
-        weight = cfg.alpha if ratio <= 1.0 else cfg.beta
+            ratio = params / self.target_params
+        weight = self.alpha if ratio <= 1.0 else self.beta
         return float(val_curve[-1] * ratio**weight)
-    raise ConfigError(f"reward.name={cfg.name!r} is unknown: expected one of {list(REWARDS)}")
+
+
+REWARDS: dict[str, type[Reward]] = {
+    "val_acc": ValAccReward,
+    "zoph": ZophReward,
+    "cost": CostReward,
+}

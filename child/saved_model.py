@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from child.networks import build_network
+from child.spaces import SpaceConfig, build_network, space_config
 from core.architecture import Architecture
 
 
@@ -18,7 +19,7 @@ def save_network(
     arch: Architecture,
     input_shape: tuple[int, ...],
     num_classes: int,
-    space_cfg: dict[str, Any],
+    space_cfg: SpaceConfig,
     info: dict[str, Any] | None = None,
 ) -> None:
     """Save the weights with everything needed to rebuild the network (plain types only)."""
@@ -27,7 +28,7 @@ def save_network(
             "arch": arch.to_dict(),
             "input_shape": list(input_shape),
             "num_classes": num_classes,
-            "space_cfg": space_cfg,
+            "space_cfg": asdict(space_cfg),
             "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
             "info": info or {},
         },
@@ -39,7 +40,8 @@ def load_network(path: Path | str) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a saved network on the CPU, in eval mode; return it with the saved metadata."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
     arch = Architecture.from_dict(saved["arch"])
-    net = build_network(arch, tuple(saved["input_shape"]), saved["num_classes"], saved["space_cfg"])
+    settings = space_config(arch.space, saved["space_cfg"])
+    net = build_network(arch, tuple(saved["input_shape"]), saved["num_classes"], settings)
     net.load_state_dict(saved["state_dict"])
     net.eval()
     return net, {k: v for k, v in saved.items() if k != "state_dict"} | {"arch": arch}

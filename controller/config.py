@@ -7,19 +7,23 @@ from dataclasses import dataclass
 
 @dataclass
 class LSTMControllerConfig:
-    """The LSTM controller trained with REINFORCE (Zoph & Le 2017; ENAS, Pham et al. 2018)."""
+    """The LSTM controller trained with REINFORCE (Zoph & Le 2017; ENAS, Pham et al. 2018).
+
+    The defaults are `controller=lstm`, tuned for small budgets (about 100 children): lr 1e-2
+    with 2 children per update learned within 100 children on MNIST-1D.
+    """
 
     name: str = "lstm"
     hidden_size: int = 64
     num_layers: int = 1
-    lr: float = 1e-2
+    lr: float = 1e-2  # Adam
     temperature: float = 1.0
-    tanh_constant: float = 2.5
+    tanh_constant: float = 2.5  # logits are clipped to ±tanh_constant; 0 turns clipping off
     entropy_weight: float = 1e-4
     baseline_decay: float = 0.95
-    skip_target: float = 0.4
-    skip_weight: float = 0.0
-    grad_clip: float = 5.0
+    skip_target: float = 0.4  # the skip probability the KL term pulls towards
+    skip_weight: float = 0.0  # weight of that KL pull; 0 = off
+    grad_clip: float = 5.0  # max gradient norm; 0 turns clipping off
     # How rewards become advantages: "baseline" = R − b (b the EMA above; divided by a running
     # std of rewards when advantage_norm), "rank" = the centred rank of R among this batch and
     # the rank_window rewards before it, in [−0.5, 0.5] (scale-free; advantage_norm is ignored).
@@ -45,5 +49,5 @@ class EvolutionControllerConfig:
     """Regularized evolution (Real et al. 2019): tournament selection, oldest removed."""
 
     name: str = "evolution"
-    population: int = 50
-    sample_size: int = 25
+    population: int = 50  # random children until the population is full; then the oldest dies
+    sample_size: int = 25  # each parent is the best of this many random members

@@ -9,7 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import app.search
 from app.retrain import retrain_main
-from child.diagram import draw_architecture
+from child.spaces import draw_architecture
 from child.spaces.nb201 import make_arch
 from core.architecture import Architecture, Layer
 from tests.conftest import TINY, compose_config, run_search

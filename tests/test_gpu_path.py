@@ -7,10 +7,12 @@ import pytest
 import torch
 
 from app.config import typed_config
-from child.config import ChildConfig, DigitsConfig, RewardConfig, SyntheticConfig
+from child.config import ChildConfig, DigitsConfig, SyntheticConfig
 from child.data import load_dataset
 from child.evaluators import ChildJob, evaluate_child
 from child.result import ChildResult
+from child.rewards import ValAccReward
+from child.spaces.macro import MacroSpaceConfig
 from child.trainer import (
     DevicePlan,
     autocast_dtype,
@@ -26,7 +28,7 @@ from core.errors import ConfigError
 
 DIGITS = load_dataset(DigitsConfig(), seed=0)
 ARCH = Architecture("macro", (Layer("conv3", (("width", 16),)), Layer("conv3", (("width", 16),))))
-SPACE_CFG = {"stem_width": 8}
+SPACE_CFG = MacroSpaceConfig(stem_width=8)
 CPU = torch.device("cpu")
 CUDA = torch.device("cuda")  # only described, never used: these tests run without a GPU
 
@@ -40,7 +42,7 @@ def one_thread():
 
 
 def child(recipe: ChildConfig) -> ChildResult:
-    return evaluate_child(ChildJob(0, ARCH, 0), DIGITS, SPACE_CFG, recipe, RewardConfig())
+    return evaluate_child(ChildJob(0, ARCH, 0), DIGITS, SPACE_CFG, recipe, ValAccReward())
 
 
 def test_precision_auto_is_fp32_on_a_cpu_and_bf16_is_accepted_everywhere():
@@ -159,7 +161,7 @@ def test_a_child_learns_synthetic_data():
     cfg = SyntheticConfig(shape=[2, 12, 12], classes=4, train=600, test=100, noise=1.0)
     data = load_dataset(cfg, seed=0)
     recipe = ChildConfig(epochs=3, batch_size=32, lr=0.1)
-    result = evaluate_child(ChildJob(0, ARCH, 0), data, SPACE_CFG, recipe, RewardConfig())
+    result = evaluate_child(ChildJob(0, ARCH, 0), data, SPACE_CFG, recipe, ValAccReward())
     assert result.status == "ok", result.message
     assert result.val_acc > 0.5  # chance is 0.25
 

@@ -3,13 +3,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from app.config import typed_config
-from child.networks import build_network
 from child.networks.layers import ACTIVATION_MODULES, LayersNet, fit_window
-from child.spaces import LayersSpace, build_space, format_arch
-from child.spaces.layers import ACTIVATIONS, SPATIAL_TYPES
+from child.spaces import build_network, build_space, format_arch
+from child.spaces.layers import ACTIVATIONS, SPATIAL_TYPES, LayersSpace, LayersSpaceConfig
 from controller.config import LSTMControllerConfig
 from controller.policy import LSTMPolicy
 from controller.reinforce import ReinforceController
@@ -17,7 +15,7 @@ from core.architecture import Architecture, Layer
 from core.errors import ConfigError
 from tests.conftest import compose_config, run_search
 
-SPACE = LayersSpace()  # the defaults of conf/search_space/layers.yaml
+SPACE = LayersSpace.from_config(LayersSpaceConfig())  # search_space=layers
 
 
 @pytest.fixture(autouse=True)
@@ -70,10 +68,10 @@ def all_token_lists(space, prefix=()):
         yield from all_token_lists(space, (*prefix, token))
 
 
-def test_defaults_match_the_yaml_config():
+def test_the_cli_option_builds_the_default_space():
     cfg = typed_config(compose_config(["search_space=layers"])).search_space
-    plain = OmegaConf.to_container(OmegaConf.structured(cfg))
-    assert build_space(plain) == SPACE
+    assert cfg == LayersSpaceConfig()
+    assert build_space(cfg) == SPACE
 
 
 def test_tokens_round_trip_for_many_random_architectures():
@@ -147,7 +145,7 @@ def test_heads_list_every_head_the_decisions_use_with_its_size():
     assert used == SPACE.heads()
     # Heads become nn.ModuleDict keys: no dots, and no clash with nn.Module attributes.
     assert not any("." in head or hasattr(torch.nn.ModuleDict(), head) for head in used)
-    small = LayersSpace(types=("conv", "dropout"))
+    small = LayersSpace.from_config(LayersSpaceConfig(types=["conv", "dropout"]))
     assert set(small.heads()) == {
         "layer_type",
         "conv_kernel",
@@ -235,15 +233,17 @@ def test_rescoring_sampled_tokens_gives_the_same_log_prob_and_entropy():
 
 
 def test_log_prob_is_a_proper_distribution_over_a_tiny_conditional_space():
-    space = LayersSpace(
-        num_layers=2,
-        types=("conv", "fc", "dropout"),
-        conv_kernels=(3,),
-        conv_strides=(1, 2),
-        conv_filters=(8,),
-        fc_units=(4, 8),
-        activations=("relu", "tanh"),
-        dropout_rates=(0.5,),
+    space = LayersSpace.from_config(
+        LayersSpaceConfig(
+            num_layers=2,
+            types=["conv", "fc", "dropout"],
+            conv_kernels=[3],
+            conv_strides=[1, 2],
+            conv_filters=[8],
+            fc_units=[4, 8],
+            activations=["relu", "tanh"],
+            dropout_rates=[0.5],
+        )
     )
     policy = LSTMPolicy(space, hidden_size=8)
     token_lists = list(all_token_lists(space))
@@ -333,14 +333,13 @@ def test_random_layers_nets_run_forward_and_backward(input_shape):
 )
 def test_bad_space_configs_name_the_key(cfg, key):
     with pytest.raises(ConfigError, match=key):
-        build_space({"name": "layers", **cfg})
+        build_space(LayersSpaceConfig(**cfg))
 
 
 def test_a_bad_yaml_override_names_the_key():
     raw = compose_config(["search_space=layers", "search_space.fc_units=[]"])
-    plain = OmegaConf.to_container(OmegaConf.structured(typed_config(raw).search_space))
     with pytest.raises(ConfigError, match=r"search_space\.fc_units=\[\] is invalid"):
-        build_space(plain)
+        build_space(typed_config(raw).search_space)
 
 
 def test_search_runs_end_to_end_on_the_layers_space(tmp_path):

@@ -8,14 +8,16 @@ import torch
 from hydra.errors import ConfigCompositionException
 
 from app.config import typed_config
-from child.config import NB201SpaceConfig, TableEvaluatorConfig
+from child.config import TableEvaluatorConfig
 from child.evaluators import ChildJob
-from child.networks import build_network, count_params
+from child.networks import count_params
 from child.networks.nb201 import NB201Net
-from child.spaces import SPACES, build_space, format_arch
+from child.spaces import SPACES, build_network, build_space, format_arch
 from child.spaces.nb201 import (
     NB201_OPS,
     NB201Space,
+    NB201SpaceConfig,
+    edge_ops,
     make_arch,
     parse_nb201_string,
     to_nb201_string,
@@ -25,7 +27,7 @@ from core.architecture import Architecture, Layer
 from core.errors import ConfigError
 from tests.conftest import run_search
 
-SPACE = NB201Space()
+SPACE = NB201Space.from_config(NB201SpaceConfig())
 EXAMPLE = (
     "|nor_conv_3x3~0|"
     "+|nor_conv_3x3~0|avg_pool_3x3~1|"
@@ -36,7 +38,7 @@ BEST = (  # the table's best (94.37%; a second cell ties)
     "+|nor_conv_3x3~0|nor_conv_3x3~1|"
     "+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 )
-SMALL = {"channels": 4, "cells_per_stage": 1}
+SMALL = NB201SpaceConfig(channels=4, cells_per_stage=1)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +156,7 @@ def test_the_space_builds_from_its_composed_config(compose_cfg):
     assert isinstance(cfg.evaluator, TableEvaluatorConfig)
     assert cfg.search_space.channels == 16 and cfg.search_space.cells_per_stage == 5
     assert cfg.evaluator.path is None and cfg.evaluator.scale == 0.01
-    assert build_space(dataclasses.asdict(cfg.search_space)) == SPACE
+    assert build_space(cfg.search_space) == SPACE
     assert "nb201" in SPACES
 
 
@@ -178,7 +180,7 @@ def test_misspelt_keys_fail_while_composing(compose_cfg):
 def test_bad_space_configs_name_the_key(cfg, key):
     base = dataclasses.asdict(NB201SpaceConfig())
     with pytest.raises(ConfigError, match=key) as info:
-        build_space({**base, **cfg})
+        build_space(NB201SpaceConfig(**{**base, **cfg}))
     assert "\n" not in str(info.value)
 
 
@@ -213,7 +215,7 @@ def test_random_architectures_train_on_even_and_odd_sizes(input_shape):
 
 
 def test_stages_double_channels_and_halve_the_size():
-    net = NB201Net(parse_nb201_string(EXAMPLE), (3, 8, 8), 10, channels=4, cells_per_stage=2)
+    net = NB201Net(edge_ops(parse_nb201_string(EXAMPLE)), (3, 8, 8), 10, 4, 2)
     shapes = []
     x = net.stem(torch.randn(2, 3, 8, 8))
     for block in net.cells:
@@ -242,9 +244,9 @@ def test_param_counts_match_the_benchmark_range():
 def test_bad_inputs_to_the_network_are_refused():
     arch = parse_nb201_string(EXAMPLE)
     with pytest.raises(ValueError, match="1-D or 2-D"):
-        NB201Net(arch, (3, 4, 4, 4), 10)
+        NB201Net(edge_ops(arch), (3, 4, 4, 4), 10, 16, 5)
     with pytest.raises(ValueError):
-        NB201Net(Architecture("nb201", arch.layers[:5]), (1, 40), 10)
+        build_network(Architecture("nb201", arch.layers[:5]), (1, 40), 10)
 
 
 # ---- the table and its evaluator -----------------------------------------------------------

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from child.networks import build_network, count_params
+from child.networks import count_params
 from child.ops import OPS, make_op
-from child.spaces import MacroSpace
-from child.spaces.macro import MACRO_OPS
+from child.spaces import build_network
+from child.spaces.macro import MACRO_OPS, MacroSpace, MacroSpaceConfig
 from core.architecture import Architecture, Layer
 
 
@@ -36,7 +36,8 @@ def test_random_macro_nets_run_forward_and_backward(input_shape, pool_after):
     rng = np.random.default_rng(0)
     for _ in range(10):
         arch = space.sample(rng)
-        net = build_network(arch, input_shape, 10, {"stem_width": 8, "pool_after": pool_after})
+        settings = MacroSpaceConfig(stem_width=8, pool_after=pool_after)
+        net = build_network(arch, input_shape, 10, settings)
         out = net(torch.randn(3, *input_shape))
         assert out.shape == (3, 10)
         out.logsumexp(1).mean().backward()

@@ -15,12 +15,13 @@ ray = pytest.importorskip("ray")
 from child.config import (  # noqa: E402
     ChildConfig,
     DigitsConfig,
-    RayEvaluatorConfig,  # noqa: E402
-    RewardConfig,
+    RayEvaluatorConfig,
 )
 from child.data import load_dataset  # noqa: E402
 from child.evaluators import ChildJob  # noqa: E402
 from child.ray_evaluator import RayEvaluator  # noqa: E402
+from child.rewards import ValAccReward  # noqa: E402
+from child.spaces.macro import MacroSpaceConfig  # noqa: E402
 from core.architecture import Architecture, Layer  # noqa: E402
 from tests.conftest import SEARCH_SCRIPT, TINY, run_search, search_cli  # noqa: E402
 
@@ -67,7 +68,11 @@ def test_a_failing_task_is_retried_then_recorded_as_a_failed_child(tmp_path, loc
     attempts = tmp_path / "attempts"
     data = load_dataset(DigitsConfig(), seed=0)
     evaluator = RayEvaluator(
-        RayEvaluatorConfig(max_retries=2), data, {}, ChildConfig(epochs=1), RewardConfig()
+        RayEvaluatorConfig(max_retries=2),
+        data,
+        MacroSpaceConfig(),
+        ChildConfig(epochs=1),
+        ValAccReward(),
     )
     body = failing_body(kind, attempts)
     evaluator.remote = ray.remote(body).options(max_retries=2, retry_exceptions=True)

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from child.spaces import MacroSpace
-from child.spaces.macro import MACRO_OPS
+from child.spaces.macro import MACRO_OPS, MacroSpace
 from controller.config import LSTMControllerConfig
 from controller.factory import build_controller
 from controller.reinforce import ReinforceController

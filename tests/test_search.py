@@ -9,7 +9,7 @@ from app.loop import Search
 from app.run_files import RunFiles
 from app.tb_log import SearchLogger
 from child.result import ChildResult
-from child.spaces import MacroSpace
+from child.spaces.macro import MacroSpace
 from core.architecture import Architecture
 from tests.conftest import TINY, run_search
 
@@ -208,9 +208,10 @@ def test_baselines_run_on_every_space_through_the_same_loop(tmp_path, controller
     assert summary["controller"] == controller
     assert len(children) == summary["config"]["budget"]["children"]
     if controller == "evolution":
-        from child.spaces import build_space
+        from child.spaces import build_space, space_config
 
-        space_obj = build_space(summary["config"]["search_space"])
+        saved = summary["config"]["search_space"]
+        space_obj = build_space(space_config(saved["name"], saved))
         archs = [Architecture.from_dict(c["arch"]) for c in read_children(tmp_path)]
         # After the first four (random) members, every child mutates one decision of a member.
         for i, arch in enumerate(archs[4:], start=4):

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from child.spaces import MacroSpace, SkipChoice, build_space
-from child.spaces.macro import MACRO_OPS
+from child.spaces import build_space
+from child.spaces.macro import MACRO_OPS, MacroSpace, MacroSpaceConfig
 from core.errors import ConfigError
+from core.space import SkipChoice
 
 SPACE = MacroSpace(num_layers=5, ops=MACRO_OPS, widths=(16, 32, 64))
 
@@ -61,9 +62,11 @@ def test_mutation_changes_exactly_one_decision():
         ({"ops": ["conv9"]}, "search_space.ops"),
         ({"widths": []}, "search_space.widths"),
         ({"name": "nope"}, "search_space.name"),
+        ({"stem_width": 0}, "search_space.stem_width"),
+        ({"pool_after": [4]}, "search_space.pool_after"),
     ],
 )
 def test_bad_space_configs_name_the_key(cfg, key):
-    base = {"name": "macro", "num_layers": 4, "ops": ["conv3"], "widths": [16], "skips": True}
+    base = {"num_layers": 4, "ops": ["conv3"], "widths": [16], "skips": True}
     with pytest.raises(ConfigError, match=key):
-        build_space({**base, **cfg})
+        build_space(MacroSpaceConfig(**{**base, **cfg}))

@@ -4,21 +4,22 @@ import pytest
 import torch
 from torch import nn
 
-from child.config import ChildConfig, DigitsConfig, RewardConfig
+from child.config import ChildConfig, DigitsConfig
 from child.data import load_dataset
 from child.evaluators import ChildJob, LocalEvaluator, evaluate_child
-from child.rewards import compute_reward
+from child.rewards import CostReward, ValAccReward, ZophReward
+from child.spaces.macro import MacroSpaceConfig
 from child.trainer import lr_factor, train
 from core.architecture import Architecture, Layer
 
 DIGITS = load_dataset(DigitsConfig(), seed=0)
 ARCH = Architecture("macro", (Layer("conv3", (("width", 16),)), Layer("conv3", (("width", 16),))))
-SPACE_CFG = {"stem_width": 8}
+SPACE_CFG = MacroSpaceConfig(stem_width=8)
 
 
 def test_a_child_learns_digits_and_reports_validation_accuracy_only():
     recipe = ChildConfig(epochs=4, batch_size=32, lr=0.1)
-    result = evaluate_child(ChildJob(0, ARCH, 0), DIGITS, SPACE_CFG, recipe, RewardConfig())
+    result = evaluate_child(ChildJob(0, ARCH, 0), DIGITS, SPACE_CFG, recipe, ValAccReward())
     assert result.status == "ok"
     assert result.val_acc > 0.8  # chance is 0.1
     assert result.reward == result.val_acc
@@ -29,7 +30,7 @@ def test_a_child_learns_digits_and_reports_validation_accuracy_only():
 def test_same_seed_same_result_different_seed_different_result():
     def run(seed):
         return evaluate_child(
-            ChildJob(0, ARCH, seed), DIGITS, SPACE_CFG, ChildConfig(epochs=1), RewardConfig()
+            ChildJob(0, ARCH, seed), DIGITS, SPACE_CFG, ChildConfig(epochs=1), ValAccReward()
         ).val_curve
 
     assert run(1) == run(1)
@@ -42,16 +43,16 @@ def test_zoph_reward_is_the_cubed_max_of_the_last_epochs():
         DIGITS,
         SPACE_CFG,
         ChildConfig(epochs=3),
-        RewardConfig(name="zoph", window=3, power=3),
+        ZophReward(window=3, power=3),
     )
     assert len(result.val_curve) == 3
     assert result.reward == pytest.approx(max(result.val_curve) ** 3)
 
 
 def test_cost_reward_penalises_only_params_over_the_target():
-    cfg = RewardConfig(name="cost", target_params=1000, alpha=0.0, beta=-0.5)
-    assert compute_reward(cfg, [0.9], params=500) == pytest.approx(0.9)
-    assert compute_reward(cfg, [0.9], params=4000) == pytest.approx(0.9 * 4**-0.5)
+    cfg = CostReward(target_params=1000, alpha=0.0, beta=-0.5)
+    assert cfg.compute([0.9], params=500) == pytest.approx(0.9)
+    assert cfg.compute([0.9], params=4000) == pytest.approx(0.9 * 4**-0.5)
 
 
 class NaNNet(nn.Module):
@@ -71,7 +72,7 @@ def test_a_diverging_child_is_reported_not_raised():
 
 def test_a_child_that_cannot_run_gets_status_error_and_reward_zero():
     bad = Architecture("macro", (Layer("conv3", (("width", 16),), inputs=(5,)),))
-    evaluator = LocalEvaluator(DIGITS, SPACE_CFG, ChildConfig(epochs=1), RewardConfig())
+    evaluator = LocalEvaluator(DIGITS, SPACE_CFG, ChildConfig(epochs=1), ValAccReward())
     (result,) = list(evaluator.evaluate([ChildJob(3, bad, 0)]))
     assert result.status == "error"
     assert result.reward == 0.0 and result.index == 3
@@ -87,7 +88,7 @@ def test_cosine_schedule_starts_at_one_and_ends_near_zero_after_warmup():
 
 
 def test_latency_reward_uses_the_measured_forward_time():
-    cfg = RewardConfig(name="cost", cost_metric="latency", target_latency_ms=1e-6, beta=-0.1)
+    cfg = CostReward(cost_metric="latency", target_latency_ms=1e-6, beta=-0.1)
     result = evaluate_child(ChildJob(0, ARCH, 0), DIGITS, SPACE_CFG, ChildConfig(epochs=1), cfg)
     assert result.latency_ms is not None and result.latency_ms > 0
     expected = result.val_acc * (result.latency_ms / 1e-6) ** -0.1
@@ -98,7 +99,7 @@ def test_latency_reward_uses_the_measured_forward_time():
 def test_the_trainer_does_the_arithmetic_of_a_plain_pytorch_loop():
     # Guards the training loop against changes of results: same init, shuffling, schedule,
     # clipping and updates as a hand-written loop, to the last bit (on a CPU).
-    from child.networks import build_network
+    from child.spaces import build_network
 
     cfg = ChildConfig(epochs=2, batch_size=32, lr=0.1)
 

@@ -23,8 +23,8 @@ class MacroNet(nn.Module):
         arch: Architecture,
         input_shape: tuple[int, ...],
         num_classes: int,
-        stem_width: int = 16,
-        pool_after: tuple[int, ...] = (),
+        stem_width: int,
+        pool_after: tuple[int, ...],
     ) -> None:
         super().__init__()
         self.dims = len(input_shape) - 1

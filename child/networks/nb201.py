@@ -9,14 +9,14 @@ counts match the benchmark's CIFAR-10 range: 73,306 (all "none") to 1,531,546 (a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from child.spaces.nb201 import NB201_EDGES, NUM_NODES, edge_ops
-from core.architecture import Architecture
+# (target, source) of each edge, in the benchmark's order: node by node, sources ascending.
+NB201_EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+NUM_NODES = 4
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 _BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
@@ -97,15 +97,18 @@ class ResidualReduction(nn.Module):
 
 
 class NB201Net(nn.Module):
-    """The NAS-Bench-201 macro skeleton around one searched cell, repeated 3 × `cells_per_stage`."""
+    """The NAS-Bench-201 macro skeleton around one searched cell, repeated 3 × `cells_per_stage`.
+
+    `ops` are the cell's six edge ops in `NB201_EDGES` order.
+    """
 
     def __init__(
         self,
-        arch: Architecture,
+        ops: Sequence[str],
         input_shape: tuple[int, ...],
         num_classes: int,
-        channels: int = 16,
-        cells_per_stage: int = 5,
+        channels: int,
+        cells_per_stage: int,
     ) -> None:
         super().__init__()
         dims = len(input_shape) - 1
@@ -116,7 +119,9 @@ class NB201Net(nn.Module):
                 f"nb201 needs channels >= 1 and cells_per_stage >= 1, got {channels} and "
                 f"{cells_per_stage}"
             )
-        ops = edge_ops(arch)
+        if len(ops) != len(NB201_EDGES):
+            raise ValueError(f"an nb201 cell has {len(NB201_EDGES)} edge ops, got {len(ops)}")
+        ops = tuple(ops)
         self.stem = nn.Sequential(
             _CONV[dims](input_shape[0], channels, 3, padding=1, bias=False), _BN[dims](channels)
         )
@@ -135,16 +140,3 @@ class NB201Net(nn.Module):
         """Logits of shape (N, num_classes)."""
         x = self.lastact(self.cells(self.stem(x)))
         return self.classifier(x.flatten(2).mean(dim=2))
-
-
-def build_nb201_network(
-    arch: Architecture, input_shape: tuple[int, ...], num_classes: int, cfg: Mapping[str, Any]
-) -> nn.Module:
-    """`BUILDERS["nb201"]`: the net, with `channels` and `cells_per_stage` from the space config."""
-    return NB201Net(
-        arch,
-        input_shape,
-        num_classes,
-        channels=int(cfg.get("channels", 16)),
-        cells_per_stage=int(cfg.get("cells_per_stage", 5)),
-    )

@@ -27,11 +27,17 @@ Convs use same padding with odd kernels, so they never shrink a size below 1 and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from matplotlib.figure import Figure
+from torch import nn
+
+from child.diagram import layers_figure
+from child.networks.layers import LayersNet
+from child.spaces.registry import SpaceDef
 from core.architecture import Architecture, Layer, ParamValue
 from core.errors import require
 from core.space import Choice, Decision, SearchSpace
@@ -40,6 +46,24 @@ LAYER_TYPES = ("conv", "pool", "fc", "dropout")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 # Types that need (N, C, *size) data, so cannot follow an fc layer.
 SPATIAL_TYPES = frozenset({"conv", "pool"})
+
+
+@dataclass
+class LayersSpaceConfig:
+    """`search_space=layers`: how many layers, the types, and each type's options."""
+
+    name: str = "layers"
+    num_layers: int = 6
+    types: list[str] = field(default_factory=lambda: list(LAYER_TYPES))
+    conv_kernels: list[int] = field(default_factory=lambda: [3, 5])  # odd sizes (same padding)
+    conv_strides: list[int] = field(default_factory=lambda: [1, 2])
+    conv_filters: list[int] = field(default_factory=lambda: [16, 32, 64])
+    pool_sizes: list[int] = field(default_factory=lambda: [2, 3])  # max pooling, no padding
+    pool_strides: list[int] = field(default_factory=lambda: [1, 2])
+    fc_units: list[int] = field(default_factory=lambda: [64, 128, 256, 512])  # first fc flattens
+    # After conv (BatchNorm first) and fc; one head shared by both.
+    activations: list[str] = field(default_factory=lambda: list(ACTIVATIONS))
+    dropout_rates: list[float] = field(default_factory=lambda: [0.2, 0.3, 0.5])
 
 
 @dataclass(frozen=True)
@@ -67,16 +91,16 @@ def _check_list(key: str, values: Sequence[Any], ok: Callable[[Any], bool], expe
 class LayersSpace(SearchSpace):
     """`num_layers` layers; each picks a type from `types`, then that type's parameters."""
 
-    num_layers: int = 6
-    types: tuple[str, ...] = LAYER_TYPES
-    conv_kernels: tuple[int, ...] = (3, 5)
-    conv_strides: tuple[int, ...] = (1, 2)
-    conv_filters: tuple[int, ...] = (16, 32, 64)
-    pool_sizes: tuple[int, ...] = (2, 3)
-    pool_strides: tuple[int, ...] = (1, 2)
-    fc_units: tuple[int, ...] = (64, 128, 256, 512)
-    activations: tuple[str, ...] = ACTIVATIONS
-    dropout_rates: tuple[float, ...] = (0.2, 0.3, 0.5)
+    num_layers: int
+    types: tuple[str, ...]
+    conv_kernels: tuple[int, ...]
+    conv_strides: tuple[int, ...]
+    conv_filters: tuple[int, ...]
+    pool_sizes: tuple[int, ...]
+    pool_strides: tuple[int, ...]
+    fc_units: tuple[int, ...]
+    activations: tuple[str, ...]
+    dropout_rates: tuple[float, ...]
     name: str = "layers"
 
     LIST_FIELDS = (
@@ -118,10 +142,10 @@ class LayersSpace(SearchSpace):
         )
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> LayersSpace:
-        """The space a `search_space` config describes; missing keys keep their defaults."""
-        lists = {key: tuple(cfg[key]) for key in cls.LIST_FIELDS if key in cfg}
-        return cls(num_layers=cfg.get("num_layers", 6), **lists)
+    def from_config(cls, cfg: LayersSpaceConfig) -> LayersSpace:
+        """The space a `search_space=layers` config describes."""
+        lists = {key: tuple(getattr(cfg, key)) for key in cls.LIST_FIELDS}
+        return cls(num_layers=cfg.num_layers, **lists)
 
     @cached_property
     def params(self) -> dict[str, tuple[Param, ...]]:
@@ -224,3 +248,25 @@ def format_layers(arch: Architecture) -> str:
         except (KeyError, ValueError):  # not a layers-space layer: the generic form
             parts.append(str(layer))
     return " | ".join(parts)
+
+
+def build_layers_network(
+    arch: Architecture, input_shape: tuple[int, ...], num_classes: int, cfg: LayersSpaceConfig
+) -> nn.Module:
+    """The layers network of `arch` (it has no settings beyond the architecture)."""
+    return LayersNet(arch, input_shape, num_classes)
+
+
+def draw_layers(arch: Architecture) -> Figure:
+    """Input, one box per typed layer, and the head."""
+    return layers_figure(arch, format_layers(arch))
+
+
+SPACE = SpaceDef(
+    name="layers",
+    config=LayersSpaceConfig,
+    space=LayersSpace.from_config,
+    network=build_layers_network,
+    format=format_layers,
+    draw=draw_layers,
+)

@@ -1,16 +1,39 @@
-"""The macro CNN space of ENAS: per layer an op, a width and skip connections (anchor points)."""
+"""The macro CNN space of ENAS: per layer an op, a width and skip connections (anchor points).
+
+Its network (`child.networks.macro.MacroNet`) is a conv3 stem, the searched layers with their
+skip inputs summed in, and a pooled linear head, for 1-D and 2-D data.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
+from matplotlib.figure import Figure
+from torch import nn
+
+from child.diagram import macro_figure
+from child.networks.macro import MacroNet
+from child.spaces.registry import SpaceDef
 from core.architecture import Architecture, Layer
 from core.errors import require
 from core.space import Choice, Decision, SearchSpace, SkipChoice
 
 MACRO_OPS = ("conv3", "conv5", "conv7", "sep3", "sep5", "maxpool3", "avgpool3", "identity")
+
+
+@dataclass
+class MacroSpaceConfig:
+    """`search_space=macro`: the decisions, then the network settings around them."""
+
+    name: str = "macro"
+    num_layers: int = 4  # deeper children make almost every architecture equally good on MNIST-1D
+    ops: list[str] = field(default_factory=lambda: list(MACRO_OPS))
+    widths: list[int] = field(default_factory=lambda: [16, 32, 64])  # channels per layer
+    skips: bool = True  # layer i may take inputs from any layer j < i (anchor points)
+    stem_width: int = 16  # channels of the fixed conv3 stem before the searched layers
+    pool_after: list[int] = field(default_factory=list)  # fixed 2× reductions after these layers
 
 
 @dataclass(frozen=True)
@@ -44,6 +67,20 @@ class MacroSpace(SearchSpace):
             require(
                 isinstance(width, int) and width >= 1, "search_space.widths", width, "positive ints"
             )
+
+    @classmethod
+    def from_config(cls, cfg: MacroSpaceConfig) -> MacroSpace:
+        """The decisions of `cfg`, after checking its network settings too."""
+        require(cfg.stem_width >= 1, "search_space.stem_width", cfg.stem_width, "an int >= 1")
+        require(
+            all(0 <= i < cfg.num_layers for i in cfg.pool_after),
+            "search_space.pool_after",
+            list(cfg.pool_after),
+            f"layer indices in [0, num_layers={cfg.num_layers})",
+        )
+        return cls(
+            num_layers=cfg.num_layers, ops=tuple(cfg.ops), widths=tuple(cfg.widths), skips=cfg.skips
+        )
 
     @cached_property
     def _decisions(self) -> tuple[Decision, ...]:
@@ -115,3 +152,24 @@ class MacroSpace(SearchSpace):
             if self.skips and i > 0:
                 tokens += [int(j in layer.inputs) for j in range(i)]
         return tokens
+
+
+def build_macro_network(
+    arch: Architecture, input_shape: tuple[int, ...], num_classes: int, cfg: MacroSpaceConfig
+) -> nn.Module:
+    """The macro network of `arch`, with the stem width and fixed reductions of `cfg`."""
+    return MacroNet(arch, input_shape, num_classes, cfg.stem_width, tuple(cfg.pool_after))
+
+
+def draw_macro(arch: Architecture) -> Figure:
+    """Stem, one box per layer, skip arcs into ⊕ sums, pooled head."""
+    return macro_figure(arch, str(arch))
+
+
+SPACE = SpaceDef(
+    name="macro",
+    config=MacroSpaceConfig,
+    space=MacroSpace.from_config,
+    network=build_macro_network,
+    draw=draw_macro,
+)

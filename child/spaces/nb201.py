@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
+from matplotlib.figure import Figure
+from torch import nn
+
+from child.diagram import cell_figure
+from child.networks.nb201 import NB201_EDGES, NUM_NODES, NB201Net
+from child.spaces.registry import SpaceDef
 from core.architecture import Architecture, Layer
 from core.errors import require
 from core.space import Choice, Decision, SearchSpace
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-
-# (target, source) of each edge, in the benchmark's order: node by node, sources ascending.
-NB201_EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
-NUM_NODES = 4
 
 _NODE_RE = re.compile(r"\|(?:[^|~+]+~\d+\|)+")
 _EDGE_RE = re.compile(r"([^|~+]+)~(\d+)")
@@ -32,6 +33,16 @@ _EDGE_RE = re.compile(r"([^|~+]+)~(\d+)")
 def edge_name(target: int, source: int) -> str:
     """The decision name of edge source→target, e.g. "edge(1<-0)"."""
     return f"edge({target}<-{source})"
+
+
+@dataclass
+class NB201SpaceConfig:
+    """`search_space=nb201`: the ops an edge may pick, and the size of the network around it."""
+
+    name: str = "nb201"
+    ops: list[str] = field(default_factory=lambda: list(NB201_OPS))
+    channels: int = 16  # C: channels of the first stage (the benchmark's 16)
+    cells_per_stage: int = 5  # N: cells per stage (the benchmark's 5); 1 trains fast on a CPU
 
 
 @dataclass(frozen=True)
@@ -53,24 +64,13 @@ class NB201Space(SearchSpace):
         )
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> NB201Space:
-        """The space of a `search_space` config, whose network keys are checked here too."""
-        # The app builds the space before any training, so a bad network key fails early.
-        channels = cfg.get("channels", 16)
-        cells = cfg.get("cells_per_stage", 5)
+    def from_config(cls, cfg: NB201SpaceConfig) -> NB201Space:
+        """The space of a `search_space=nb201` config, whose network settings are checked too."""
+        require(cfg.channels >= 1, "search_space.channels", cfg.channels, "an int >= 1")
         require(
-            _is_int(channels) and channels >= 1,
-            "search_space.channels",
-            channels,
-            "an int >= 1",
+            cfg.cells_per_stage >= 1, "search_space.cells_per_stage", cfg.cells_per_stage, ">= 1"
         )
-        require(
-            _is_int(cells) and cells >= 1,
-            "search_space.cells_per_stage",
-            cells,
-            "an int >= 1",
-        )
-        return cls(ops=tuple(cfg.get("ops", NB201_OPS)))
+        return cls(ops=tuple(cfg.ops))
 
     @cached_property
     def _decisions(self) -> tuple[Decision, ...]:
@@ -123,10 +123,6 @@ class NB201Space(SearchSpace):
         """Every architecture of the space, in token order (15,625 for the default ops)."""
         for ops in itertools.product(self.ops, repeat=len(NB201_EDGES)):
             yield make_arch(ops)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def make_arch(ops: Sequence[str] | Iterator[str]) -> Architecture:
@@ -199,3 +195,25 @@ def parse_nb201_string(text: str) -> Architecture:
                 )
             ops.append(op)
     return make_arch(ops)
+
+
+def build_nb201_network(
+    arch: Architecture, input_shape: tuple[int, ...], num_classes: int, cfg: NB201SpaceConfig
+) -> nn.Module:
+    """The benchmark's network around the cell of `arch`, sized by `cfg`."""
+    return NB201Net(edge_ops(arch), input_shape, num_classes, cfg.channels, cfg.cells_per_stage)
+
+
+def draw_nb201(arch: Architecture) -> Figure:
+    """The cell: four nodes in a row and six labelled edges between them."""
+    return cell_figure(to_nb201_string(arch), edge_ops(arch), NB201_EDGES, NUM_NODES)
+
+
+SPACE = SpaceDef(
+    name="nb201",
+    config=NB201SpaceConfig,
+    space=NB201Space.from_config,
+    network=build_nb201_network,
+    format=to_nb201_string,
+    draw=draw_nb201,
+)

@@ -1,0 +1,136 @@
+"""The registry of search spaces: every module of `child.spaces` that defines `SPACE` is one.
+
+A space is declared in one place, its module's `SPACE = SpaceDef(...)`: the config schema
+(`search_space=<name>`, decisions and network settings together), the decision program, the
+network builder, and optionally its printed notation and its diagram. Adding a space is one
+module in `child/spaces/` plus one YAML file in `conf/search_space/`; nothing else names it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from child import diagram
+from core.architecture import Architecture
+from core.errors import ConfigError
+from core.space import SearchSpace
+
+if TYPE_CHECKING:  # the registry itself does not need torch
+    from torch import nn
+
+
+
+class SpaceConfig(Protocol):
+    """A space's config (the dataclass its `SpaceDef` declares): at least its `name`."""
+
+    name: str
+
+
+NetworkBuilder = Callable[[Architecture, tuple[int, ...], int, Any], "nn.Module"]
+
+
+@dataclass(frozen=True)
+class SpaceDef:
+    """Everything the code knows of one search space.
+
+    - `config`: the dataclass schema of `search_space=<name>`; its defaults are the only ones.
+    - `space`: config → the decision program (`core.space.SearchSpace`); it raises
+      `ConfigError` for bad settings, network settings included, so they fail before training.
+    - `network`: (arch, input shape without batch, classes, config) → `nn.Module`.
+    - `format`: how an architecture prints (default `str(arch)`).
+    - `draw`: architecture → matplotlib `Figure` (default: a chain of `str(layer)` boxes).
+    """
+
+    name: str
+    config: type
+    space: Callable[[Any], SearchSpace]
+    network: NetworkBuilder
+    format: Callable[[Architecture], str] = str
+    draw: Callable[[Architecture], Figure] | None = None
+
+
+def discover() -> Mapping[str, SpaceDef]:
+    """Every `SPACE` declared by a module of this package, by name (read-only)."""
+    found: dict[str, SpaceDef] = {}
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        definition = getattr(importlib.import_module(f"{__package__}.{module.name}"), "SPACE", None)
+        if isinstance(definition, SpaceDef):
+            if definition.name in found:
+                raise RuntimeError(f"two modules declare the search space {definition.name!r}")
+            found[definition.name] = definition
+    return MappingProxyType(dict(sorted(found.items())))
+
+
+SPACES = discover()
+
+
+def space_def(name: str) -> SpaceDef:
+    """The definition of the space `name`; ConfigError naming the known ones otherwise."""
+    if name not in SPACES:
+        raise ConfigError(f"search_space.name={name!r} is unknown: expected one of {list(SPACES)}")
+    return SPACES[name]
+
+
+def build_space(cfg: SpaceConfig) -> SearchSpace:
+    """The decision program of a `search_space` config (a schema instance)."""
+    return space_def(cfg.name).space(cfg)
+
+
+def space_config(name: str, data: Mapping[str, Any] | None = None) -> SpaceConfig:
+    """The typed config of space `name` from a plain dict such as `asdict` made (None: defaults)."""
+    return space_def(name).config(**(data or {}))
+
+
+def build_network(
+    arch: Architecture,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    cfg: SpaceConfig | None = None,
+) -> nn.Module:
+    """The network of `arch` for inputs of `input_shape` (no batch dimension).
+
+    `cfg` is the space's config; None uses its defaults.
+    """
+    definition = space_def(arch.space)
+    settings = cfg if cfg is not None else definition.config()
+    return definition.network(arch, tuple(input_shape), num_classes, settings)
+
+
+def format_arch(arch: Architecture) -> str:
+    """The architecture in its space's own notation (e.g. NAS-Bench-201's `|op~0|+|...|`)."""
+    definition = SPACES.get(arch.space)
+    return definition.format(arch) if definition else str(arch)
+
+
+def draw_architecture(arch: Architecture, path: Path | str | None = None) -> np.ndarray:
+    """The diagram of `arch` as an RGB uint8 array (H, W, 3); also written as a PNG to `path`.
+
+    A space without a drawer of its own, or an architecture its drawer cannot read, is drawn
+    as a chain of `str(layer)` boxes.
+    """
+    definition = SPACES.get(arch.space)
+    figure = None
+    if definition is not None and definition.draw is not None:
+        try:
+            figure = definition.draw(arch)
+        except ValueError:  # not laid out as the space expects: show what there is
+            figure = None
+    if figure is None:
+        figure = diagram.generic_figure(arch, _title(arch))
+    return diagram.render(figure, path)
+
+
+def _title(arch: Architecture) -> str:
+    try:
+        return format_arch(arch)
+    except ValueError:  # a malformed arch of a space with its own notation
+        return str(arch)
