@@ -9,12 +9,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hydra.errors import HydraException
-from omegaconf.errors import OmegaConfBaseException
+from app.errors import USER_ERRORS, describe
 
-from core.errors import ConfigError, describe
-
-USER_ERRORS = (ConfigError, HydraException, OmegaConfBaseException)
+# Added to any other exception that escapes a task, so that run_cli lets it show its traceback.
+TASK_BUG = "raised inside the task: a bug, not bad input"
 HYDRA_FILES = {".hydra", "search.log", "retrain.log", "compare.log"}
 
 
@@ -25,27 +23,40 @@ def fail(message: str) -> None:
 
 
 @contextmanager
-def user_errors(run_dir: Path | None = None) -> Iterator[None]:
-    """Inside a Hydra task: turn bad input into one line and exit 2.
+def user_errors(run_dir: Path | None = None, hydra_subdir: str | None = None) -> Iterator[None]:
+    """Inside a Hydra task: turn bad input into one line and exit 2, leaving nothing behind.
 
-    A `run_dir` that holds nothing but the files Hydra just made for this call is removed, so
-    that a typo leaves no empty run behind.
+    What Hydra made for this call is removed: `run_dir` if it holds nothing but Hydra's files
+    (and the empty folders above it that held only it), or else, in a run being resumed, this
+    call's own `hydra_subdir` (`.hydra/resumed-<time>`).
     """
     try:
         yield
     except USER_ERRORS as err:
         if run_dir is not None:
-            _remove_if_empty(run_dir)
+            _remove_call_files(run_dir, hydra_subdir)
         fail(describe(err))
+    except Exception as err:
+        err.add_note(TASK_BUG)
+        raise
 
 
-def _remove_if_empty(run_dir: Path) -> None:
-    """Remove `run_dir` if only Hydra's files are there and nothing was ever logged to it."""
-    if not run_dir.is_dir() or {p.name for p in run_dir.iterdir()} - HYDRA_FILES:
+def _remove_call_files(run_dir: Path, hydra_subdir: str | None) -> None:
+    if not run_dir.is_dir():
+        return
+    if {p.name for p in run_dir.iterdir()} - HYDRA_FILES:  # an existing run: keep it whole
+        if hydra_subdir and Path(hydra_subdir).parent.name == ".hydra":
+            shutil.rmtree(run_dir / hydra_subdir, ignore_errors=True)
         return
     logs = [run_dir / name for name in HYDRA_FILES if name.endswith(".log")]
-    if all(not log.exists() or log.stat().st_size == 0 for log in logs):
-        shutil.rmtree(run_dir, ignore_errors=True)
+    if any(log.exists() and log.stat().st_size > 0 for log in logs):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    cwd = Path.cwd().resolve()
+    parent = run_dir.resolve().parent
+    while parent != cwd and cwd in parent.parents and not any(parent.iterdir()):
+        parent.rmdir()  # outputs/<date>/ that this call alone had made
+        parent = parent.parent
 
 
 def run_cli(main: Callable[[], object]) -> None:
@@ -64,20 +75,12 @@ def run_cli(main: Callable[[], object]) -> None:
     except USER_ERRORS as err:
         fail(describe(err))
     except ValueError as err:
-        if not _raised_by_hydra(err):
+        if TASK_BUG in getattr(err, "__notes__", ()):
             raise
-        fail(describe(err))  # command-line misuse, e.g. two of --cfg/-m/--info
+        fail(describe(err))  # Hydra's command-line misuse, e.g. two of --cfg/-m/--info
     except KeyboardInterrupt:
         print(
             "interrupted: the last checkpoint is kept; continue with resume=<run dir>",
             file=sys.stderr,
         )
         sys.exit(130)
-
-
-def _raised_by_hydra(err: BaseException) -> bool:
-    """Whether the innermost frame of `err` is Hydra's own code (then it is about the CLI)."""
-    tb = err.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb is not None and f"{os.sep}hydra{os.sep}" in tb.tb_frame.f_code.co_filename

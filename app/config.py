@@ -17,36 +17,28 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from app.errors import describe, describe_under
 from child.config import (
     ChildConfig,
-    Cifar10Config,
-    DigitsConfig,
-    FashionMnistConfig,
     LocalEvaluatorConfig,
-    Mnist1dConfig,
-    MnistConfig,
     RayEvaluatorConfig,
-    SyntheticConfig,
     TableEvaluatorConfig,
 )
+from child.data import DATASETS
 from child.rewards import REWARDS
 from child.spaces import SPACES
-from controller.config import (
-    EvolutionControllerConfig,
-    LSTMControllerConfig,
-    RandomControllerConfig,
-)
-from core.errors import ConfigError, describe
+from controller.factory import CONTROLLERS
+from core.errors import ConfigError
 
 
 @dataclass
 class BudgetConfig:
     """How much search to do: children evaluated, children per controller update, time."""
 
-    children: int = 100
-    batch: int = 2
-    minutes: float | None = None
-    max_samples: int | None = None
+    children: int = 100  # children evaluated (cached repeats do not count)
+    batch: int = 2  # children per controller update (M)
+    minutes: float | None = None  # optional wall-clock limit
+    max_samples: int | None = None  # cap on proposals, cached ones included; null = 20 × children
 
 
 @dataclass
@@ -60,20 +52,20 @@ class SearchConfig:
     child: ChildConfig = field(default_factory=ChildConfig)
     reward: Any = MISSING
     budget: BudgetConfig = field(default_factory=BudgetConfig)
-    seed: int = 0
-    cache: bool = True
-    test_best: bool = True
-    resume: str | None = None
-    progress: bool = True
+    seed: int = 0  # the run's seed: controller, validation split, and every child's seed
+    cache: bool = True  # reuse the result of an architecture proposed again
+    test_best: bool = True  # at the end, retrain the best child and report its test accuracy
+    resume: str | None = None  # a run directory to continue, with the settings it started with
+    progress: bool = True  # a progress bar and a line per step on the console
 
 
 @dataclass
 class RetrainConfig:
     """Retraining one architecture from scratch (scripts/retrain.py)."""
 
-    run: str | None = None
-    arch: str | None = None
-    source: str = "best"
+    run: str | None = None  # a search run directory: its data set and space settings are used
+    arch: str | None = None  # an architecture file (best.json, a children.jsonl line, an arch)
+    source: str = "best"  # with run=: best (its best child) | favourite (the greedy pick)
     dataset: Any = MISSING
     search_space: Any = MISSING
     child: ChildConfig = field(default_factory=ChildConfig)
@@ -84,20 +76,9 @@ class RetrainConfig:
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 SCHEMAS: dict[str, dict[str, type]] = {
-    "dataset": {
-        "mnist1d": Mnist1dConfig,
-        "digits": DigitsConfig,
-        "cifar10": Cifar10Config,
-        "fashion_mnist": FashionMnistConfig,
-        "mnist": MnistConfig,
-        "synthetic": SyntheticConfig,
-    },
+    "dataset": {name: dataset.config for name, dataset in DATASETS.items()},
     "search_space": {name: space.config for name, space in SPACES.items()},
-    "controller": {
-        "lstm": LSTMControllerConfig,
-        "random": RandomControllerConfig,
-        "evolution": EvolutionControllerConfig,
-    },
+    "controller": CONTROLLERS,
     "evaluator": {
         "local": LocalEvaluatorConfig,
         "ray": RayEvaluatorConfig,
@@ -112,13 +93,34 @@ def _if_set(value: Any, then: Any, otherwise: Any) -> Any:
     return then if value not in (None, "") else otherwise
 
 
+def _run_dir(resume: Any, fresh: str) -> str:
+    """Hydra's run directory: the run to resume (which must be one), else a fresh one."""
+    if resume in (None, ""):
+        return fresh
+    require_run_dir(Path(str(resume)), "resume")
+    return str(resume)
+
+
+def require_run_dir(path: Path, key: str) -> None:
+    """Raise ConfigError unless `path` is a search run directory (it has .hydra/config.yaml)."""
+    if not path.is_dir():
+        problem = "does not exist" if not path.exists() else "is not a directory"
+        raise ConfigError(f"{key}={str(path)!r} is invalid: {problem}; expected a run directory")
+    if not (path / ".hydra" / "config.yaml").is_file():
+        raise ConfigError(
+            f"{key}={str(path)!r} is invalid: it holds no .hydra/config.yaml, so it is not a "
+            "search run directory"
+        )
+
+
 def register_configs() -> None:
     """Store the top-level schema as `search_schema` and each option schema as `/schema/...`.
 
-    Also registers the resolver `nas.if_set` (value, then, otherwise) used by conf/config.yaml
-    to point Hydra's run directory at the run being resumed.
+    Also registers the resolvers conf/config.yaml uses to point Hydra's run directory at the
+    run being resumed: `nas.if_set` (value, then, otherwise) and `nas.run_dir` (resume, fresh).
     """
     OmegaConf.register_new_resolver("nas.if_set", _if_set, replace=True)
+    OmegaConf.register_new_resolver("nas.run_dir", _run_dir, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="search_schema", node=SearchConfig)
     cs.store(name="retrain_schema", node=RetrainConfig)
@@ -141,7 +143,7 @@ def typed_config(raw: DictConfig | dict[str, Any], root: type = SearchConfig) ->
         try:
             merged = _merge_key(merged, str(key), raw[key])
         except OmegaConfBaseException as err:
-            raise ConfigError(f"{key}: {describe(err)}") from err
+            raise ConfigError(describe_under(err, str(key))) from err
     try:
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:

@@ -22,14 +22,15 @@ from app.config import RetrainConfig, typed_config
 from app.console import make_console, summary_table
 from app.run_files import RunFiles, atomic_write_json
 from app.search import load_run_config
-from child.data import load_dataset
+from app.validate import MAX_SEED, check_finite
+from child.data import check_dataset, load_dataset
 from child.networks import count_params
 from child.saved_model import save_network
 from child.spaces import SpaceConfig, build_network, build_space, draw_architecture, format_arch
 from child.trainer import check_recipe, resolve_device, torch_threads, train
 from controller.factory import build_controller
 from core.architecture import Architecture
-from core.errors import ConfigError
+from core.errors import ConfigError, require
 
 log = logging.getLogger(__name__)
 SOURCES = ("best", "favourite")
@@ -68,7 +69,7 @@ def pick_candidate(cfg: RetrainConfig) -> Candidate:
     if not cfg.run:
         raise ConfigError("run=null and arch=null: give a search run dir or an architecture file")
     run_dir = Path(cfg.run)
-    run_cfg = load_run_config(run_dir)
+    run_cfg = load_run_config(run_dir, key="run")
     space_cfg = run_cfg.search_space
     if cfg.arch:
         return Candidate(arch, run_cfg.dataset, space_cfg, f"file {cfg.arch}")
@@ -93,7 +94,10 @@ def pick_candidate(cfg: RetrainConfig) -> Candidate:
 
 def favourite(run_dir: Path, run_cfg: Any, space_cfg: SpaceConfig) -> Architecture:
     """The greedy choice of the run's controller, restored from its checkpoint."""
-    checkpoint = RunFiles(run_dir).load_checkpoint()
+    try:
+        checkpoint = RunFiles(run_dir).load_checkpoint()
+    except ConfigError as err:
+        raise ConfigError(f"run={str(run_dir)!r} has no usable favourite: {err}") from err
     if checkpoint is None:
         raise ConfigError(f"run={str(run_dir)!r} has no checkpoint.pt to take a favourite from")
     controller = build_controller(run_cfg.controller, build_space(space_cfg), run_cfg.seed)
@@ -110,8 +114,11 @@ def retrain_main(raw: DictConfig, out_dir: Path, console: Console | None = None)
     """Retrain the chosen architecture into `out_dir`; return the result summary."""
     console = console or make_console()
     cfg: RetrainConfig = typed_config(raw, root=RetrainConfig)
+    check_finite(cfg)
+    require(0 <= cfg.seed <= MAX_SEED, "seed", cfg.seed, f"an int in [0, {MAX_SEED}]")
     check_recipe(cfg.child)
     candidate = pick_candidate(cfg)
+    check_dataset(candidate.dataset)
     with torch_threads(cfg.child.threads):
         return retrain_candidate(cfg, candidate, out_dir, console)
 

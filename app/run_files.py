@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from core.errors import ConfigError
+
 CHILDREN = "children.jsonl"
 BEST = "best.json"
 CHECKPOINT = "checkpoint.pt"
@@ -63,24 +65,41 @@ class RunFiles:
             with self.children_path.open("a") as f:
                 os.fsync(f.fileno())
 
-    def read_children(self) -> list[dict[str, Any]]:
-        """Every complete line of children.jsonl (a torn last line is ignored)."""
+    def read_children(self, n: int | None = None) -> list[dict[str, Any]]:
+        """The records of children.jsonl: all of them, or exactly its first `n` lines.
+
+        With `n`, lines after the first `n` are not read (they may be torn by a crash), and a
+        first-`n` line that is missing or not a JSON record raises ConfigError: the file is
+        then left exactly as it is. Without `n`, reading stops at the first damaged line.
+        """
         if not self.children_path.exists():
-            return []
+            lines = []
+        else:
+            lines = self.children_path.read_text(errors="replace").splitlines()
+        if n is not None and len(lines) < n:
+            raise ConfigError(
+                f"{self.children_path} has {len(lines)} lines but the checkpoint counts {n}"
+            )
         records = []
-        for line in self.children_path.read_text().splitlines():
+        for number, line in enumerate(lines[:n] if n is not None else lines, start=1):
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise ValueError(f"a JSON {type(record).__name__}, not a record")
+            except ValueError as err:
+                if n is None:
+                    break
+                raise ConfigError(
+                    f"{self.children_path} line {number} is damaged ({err}); it is one of the "
+                    f"{n} lines the checkpoint counts"
+                ) from err
+            records.append(record)
         return records
 
-    def keep_children(self, n: int) -> list[dict[str, Any]]:
-        """Cut children.jsonl back to its first `n` lines (those the checkpoint knows of)."""
-        records = self.read_children()[:n]
+    def keep_children(self, records: list[dict[str, Any]]) -> None:
+        """Rewrite children.jsonl as exactly `records` (those the checkpoint knows of)."""
         text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
         atomic_write_bytes(self.children_path, text.encode())
-        return records
 
     def write_best(self, record: dict[str, Any]) -> None:
         """Replace best.json."""
@@ -97,7 +116,19 @@ class RunFiles:
         atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
 
     def load_checkpoint(self) -> dict[str, Any] | None:
-        """The checkpoint, loaded with `weights_only=True`, or None when there is none."""
+        """The checkpoint, loaded with `weights_only=True`, or None when there is none.
+
+        A file that cannot be loaded (truncated, empty, not a checkpoint) raises ConfigError.
+        """
         if not self.checkpoint_path.exists():
             return None
-        return torch.load(self.checkpoint_path, weights_only=True)
+        try:
+            checkpoint = torch.load(self.checkpoint_path, weights_only=True)
+        except Exception as err:  # torch raises many types for a damaged file
+            raise ConfigError(
+                f"{self.checkpoint_path} cannot be loaded ({type(err).__name__}: "
+                f"{' '.join(str(err).split())[:200]})"
+            ) from err
+        if not isinstance(checkpoint, dict) or "state" not in checkpoint:
+            raise ConfigError(f"{self.checkpoint_path} is not a search checkpoint")
+        return checkpoint

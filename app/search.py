@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from app.config import SearchConfig, typed_config
+from app.config import SearchConfig, require_run_dir, typed_config
 from app.console import SearchProgress, make_console, summary_table
-from app.loop import Search, SearchState, max_samples, restore_state
+from app.loop import Search, SearchState, restore_state
 from app.parts import SearchParts, build_parts
 from app.run_files import RunFiles, atomic_write_json
 from app.tb_log import SearchLogger, flat_hparams
+from app.validate import validate
 from child.evaluators import ChildJob, child_seed, evaluate_child
 from child.result import ChildResult
-from child.spaces import build_space, draw_architecture, format_arch
-from child.trainer import check_recipe, resolve_device, torch_threads
-from controller.factory import check_controller
-from core.errors import ConfigError, require
+from child.spaces import draw_architecture, format_arch
+from child.trainer import resolve_device, torch_threads
+from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 SUMMARY = "summary.json"
@@ -32,35 +33,23 @@ TEST_NOTE = (
 )
 
 
-def check_config(cfg: SearchConfig) -> None:
-    """Every check that can fail before any data is loaded or any child trained."""
-    b = cfg.budget
-    require(b.children >= 1, "budget.children", b.children, "an int >= 1")
-    require(
-        1 <= b.batch <= b.children,
-        "budget.batch",
-        b.batch,
-        f"an int in [1, budget.children={b.children}]",
-    )
-    require(b.minutes is None or b.minutes > 0, "budget.minutes", b.minutes, "null or > 0")
-    require(
-        max_samples(b) >= b.children,
-        "budget.max_samples",
-        b.max_samples,
-        f"null or >= budget.children={b.children}",
-    )
-    check_controller(cfg.controller)
-    check_recipe(cfg.child)
-    cfg.reward.check()
-    build_space(cfg.search_space)
+# What a resuming call may set besides resume=: the run's own settings are never changed.
+RESUME_OVERRIDES = ("resume", "progress")
 
 
-def load_run_config(run_dir: Path) -> SearchConfig:
+@dataclass
+class Saved:
+    """What a stopped run left: its state, its controller, and its children, all checked."""
+
+    state: SearchState
+    controller: dict[str, Any]
+    children: list[dict[str, Any]]
+
+
+def load_run_config(run_dir: Path, key: str = "resume") -> SearchConfig:
     """The typed config a run was started with (its `.hydra/config.yaml`)."""
-    path = run_dir / ".hydra" / "config.yaml"
-    if not path.exists():
-        raise ConfigError(f"resume={str(run_dir)!r} is not a run directory: {path} is missing")
-    return typed_config(OmegaConf.load(path))
+    require_run_dir(run_dir, key)
+    return typed_config(OmegaConf.load(run_dir / ".hydra" / "config.yaml"))
 
 
 def save_run_config(run_dir: Path, raw: DictConfig) -> None:
@@ -71,32 +60,75 @@ def save_run_config(run_dir: Path, raw: DictConfig) -> None:
         path.write_text(OmegaConf.to_yaml(raw))
 
 
-def search_main(raw: DictConfig, run_dir: Path, console: Console | None = None) -> dict[str, Any]:
-    """Run (or resume) a whole search in `run_dir` and return its summary."""
+def search_main(
+    raw: DictConfig,
+    run_dir: Path,
+    console: Console | None = None,
+    overrides: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Run (or resume) a whole search in `run_dir` and return its summary.
+
+    `overrides` are the command line's (Hydra's `overrides.task`): a resuming call may set
+    nothing but `resume=` and `progress=`.
+    """
     console = console or make_console()
     cfg = typed_config(raw)
-    resuming = bool(cfg.resume)
-    if resuming:
-        run_dir = Path(cfg.resume)
-        cfg = load_run_config(run_dir)
-    check_config(cfg)
+    if cfg.resume:
+        return resume_search(cfg, overrides, console)
+    validate(cfg)
     files = RunFiles(run_dir)
-    finished = run_dir / SUMMARY
-    if not resuming and (finished.exists() or files.checkpoint_path.exists()):
+    if (run_dir / SUMMARY).exists() or files.checkpoint_path.exists():
         raise ConfigError(f"{run_dir} already holds a search: continue it with resume={run_dir}")
-    if finished.exists():
-        console.print(f"Run {run_dir} already finished; nothing to do.", markup=False)
-        return json.loads(finished.read_text())
-    if not resuming:
-        save_run_config(run_dir, raw)
+    save_run_config(run_dir, raw)
     with torch_threads(cfg.child.threads):
-        return run_search(cfg, run_dir, files, console)
+        return run_search(cfg, run_dir, files, console, saved=None)
 
 
-def run_search(cfg: SearchConfig, run_dir: Path, files: RunFiles, console: Console) -> dict:
-    """Build the parts, restore the last checkpoint if any, search, and report."""
+def resume_search(call: SearchConfig, overrides: Sequence[str], console: Console) -> dict:
+    """Continue the run `call.resume` with its own settings, after checking all it left."""
+    run_dir = Path(call.resume or "")
+    changed = [o for o in overrides if o.lstrip("+~").split("=")[0] not in RESUME_OVERRIDES]
+    if changed:
+        raise ConfigError(
+            f"resume={str(run_dir)!r} continues the run with the settings it started with, so "
+            f"{' '.join(changed)} cannot be applied; start a new run to change them"
+        )
+    cfg = load_run_config(run_dir)
+    cfg.progress = call.progress
+    validate(cfg)
+    files = RunFiles(run_dir)
+    if (run_dir / SUMMARY).exists():
+        console.print(f"Run {run_dir} already finished; nothing to do.", markup=False)
+        return json.loads((run_dir / SUMMARY).read_text())
+    try:
+        saved = read_saved(files)
+    except ConfigError as err:
+        raise ConfigError(
+            f"resume={str(run_dir)!r} cannot continue, and nothing was changed: {err}"
+        ) from err
+    with torch_threads(cfg.child.threads):
+        return run_search(cfg, run_dir, files, console, saved)
+
+
+def read_saved(files: RunFiles) -> Saved | None:
+    """The checkpoint and the children it counts, checked; None before the first checkpoint."""
+    checkpoint = files.load_checkpoint()
+    if checkpoint is None:
+        return None
+    try:
+        state = restore_state(checkpoint)
+        controller = checkpoint["controller"]
+    except (KeyError, TypeError) as err:
+        raise ConfigError(f"{files.checkpoint_path} is not a search checkpoint ({err})") from err
+    return Saved(state, controller, files.read_children(state.lines))
+
+
+def run_search(
+    cfg: SearchConfig, run_dir: Path, files: RunFiles, console: Console, saved: Saved | None
+) -> dict:
+    """Build the parts, restore what a stopped run saved, search, and report."""
     parts = build_parts(cfg)
-    state, history = restore(files, parts, console)
+    state, history = restore(files, parts, saved, console)
     log.info(
         "space %s, controller %s, evaluator %s, data %s",
         parts.space.name,
@@ -130,23 +162,22 @@ def run_search(cfg: SearchConfig, run_dir: Path, files: RunFiles, console: Conso
 
 
 def restore(
-    files: RunFiles, parts: SearchParts, console: Console
+    files: RunFiles, parts: SearchParts, saved: Saved | None, console: Console
 ) -> tuple[SearchState, list[dict[str, Any]]]:
-    """The state and children of the last checkpoint (fresh ones if there is none)."""
-    checkpoint = files.load_checkpoint()
-    if checkpoint is None:
+    """Continue from `saved` (the children of an unfinished step are dropped: they train again)."""
+    if saved is None:
         if files.children_path.exists():
-            files.keep_children(0)  # killed before the first checkpoint: start clean
+            files.keep_children([])  # killed before the first checkpoint: start clean
         return SearchState(), []
-    state = restore_state(checkpoint)
-    parts.controller.load_state_dict(checkpoint["controller"])
-    history = files.keep_children(state.lines)  # drop children of the step in flight
-    if state.best is not None:
-        files.write_best(state.best)  # best.json may name a child the checkpoint lost
+    parts.controller.load_state_dict(saved.controller)
+    files.keep_children(saved.children)
+    if saved.state.best is not None:
+        files.write_best(saved.state.best)  # best.json may name a child the checkpoint lost
     console.print(
-        f"Resuming {files.dir} at step {state.step}: {state.evaluated} children done.", markup=False
+        f"Resuming {files.dir} at step {saved.state.step}: {saved.state.evaluated} children done.",
+        markup=False,
     )
-    return state, history
+    return saved.state, saved.children
 
 
 def test_best(cfg: SearchConfig, best: dict[str, Any], parts: SearchParts) -> float | None:

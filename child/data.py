@@ -25,7 +25,15 @@ from child.config import (
     MnistConfig,
     SyntheticConfig,
 )
-from child.image_files import ImageArrays, read_cifar10, read_fashion_mnist, read_mnist
+from child.image_files import (
+    ImageArrays,
+    locate_cifar10,
+    locate_fashion_mnist,
+    locate_mnist,
+    read_cifar10,
+    read_fashion_mnist,
+    read_mnist,
+)
 from core.errors import ConfigError, require
 
 
@@ -81,12 +89,6 @@ def make_splits(
     num_classes: int,
 ) -> DataSplits:
     """Carve a validation split from `train` and standardise all splits with train statistics."""
-    require(
-        0.0 < val_fraction < 1.0,
-        "dataset.val_fraction",
-        val_fraction,
-        "a fraction strictly between 0 and 1",
-    )
     x, y = train
     keep, val = carve(len(y), val_fraction, seed)
     train_x = torch.as_tensor(x[keep], dtype=torch.float32)
@@ -138,12 +140,6 @@ def load_digits(cfg: DigitsConfig, seed: int) -> DataSplits:
     """scikit-learn's 8×8 digits: inputs (1, 8, 8), 10 classes; the test split is fixed."""
     from sklearn.datasets import load_digits as sklearn_digits
 
-    require(
-        0.0 < cfg.test_fraction < 1.0,
-        "dataset.test_fraction",
-        cfg.test_fraction,
-        "a fraction strictly between 0 and 1",
-    )
     bunch = sklearn_digits()
     x = bunch.images[:, None, :, :].astype(np.float32)
     y = bunch.target.astype(np.int64)
@@ -174,7 +170,6 @@ def _image_splits(
     cfg: Any, seed: int, read: Callable[[str], ImageArrays], hflip: bool
 ) -> DataSplits:
     """Read `cfg.path`, keep the first `cfg.limit` training images, carve and standardise."""
-    require(cfg.limit is None or cfg.limit >= 1, "dataset.limit", cfg.limit, "null or an int >= 1")
     train_x, train_y, test_x, test_y = read(cfg.path)
     if cfg.limit is not None:
         train_x, train_y = train_x[: cfg.limit], train_y[: cfg.limit]
@@ -193,7 +188,6 @@ def _image_splits(
 
 def load_synthetic(cfg: SyntheticConfig, seed: int) -> DataSplits:
     """Synthetic data (see `SyntheticConfig`): class templates plus noise, in `cfg.shape`."""
-    _check_synthetic(cfg)
     generator = torch.Generator().manual_seed(cfg.data_seed)
     channels, *size = cfg.shape
     # Coarse grids smoothed to full size: structure a convolution can pick up.
@@ -223,21 +217,67 @@ def _check_synthetic(cfg: SyntheticConfig) -> None:
     require(cfg.noise >= 0, "dataset.noise", cfg.noise, "a std >= 0")
 
 
-Loader = Callable[[Any, int], DataSplits]
-DATASETS: dict[str, tuple[type, Loader]] = {
-    "mnist1d": (Mnist1dConfig, load_mnist1d),
-    "digits": (DigitsConfig, load_digits),
-    "cifar10": (Cifar10Config, load_cifar10),
-    "fashion_mnist": (FashionMnistConfig, load_fashion_mnist),
-    "mnist": (MnistConfig, load_mnist),
-    "synthetic": (SyntheticConfig, load_synthetic),
+def _check_images(locate: Callable[[str], None]) -> Callable[[Any], None]:
+    def check(cfg: Any) -> None:
+        if cfg.limit is not None:
+            require(cfg.limit >= 1, "dataset.limit", cfg.limit, "null or an int >= 1")
+            carved = round(cfg.limit * cfg.val_fraction)
+            require(
+                1 <= carved < cfg.limit,
+                "dataset.limit",
+                cfg.limit,
+                f"enough images for a train and a validation split at val_fraction="
+                f"{cfg.val_fraction}",
+            )
+        locate(cfg.path)
+
+    return check
+
+
+def _check_digits(cfg: DigitsConfig) -> None:
+    require(
+        0.0 < cfg.test_fraction < 1.0,
+        "dataset.test_fraction",
+        cfg.test_fraction,
+        "a fraction strictly between 0 and 1",
+    )
+
+
+@dataclass(frozen=True)
+class DatasetDef:
+    """One data set: its config schema, its loader, and the checks that need no loading."""
+
+    config: type
+    load: Callable[[Any, int], DataSplits]
+    check: Callable[[Any], None] = lambda cfg: None
+
+
+DATASETS: dict[str, DatasetDef] = {
+    "mnist1d": DatasetDef(Mnist1dConfig, load_mnist1d),
+    "digits": DatasetDef(DigitsConfig, load_digits, _check_digits),
+    "cifar10": DatasetDef(Cifar10Config, load_cifar10, _check_images(locate_cifar10)),
+    "fashion_mnist": DatasetDef(
+        FashionMnistConfig, load_fashion_mnist, _check_images(locate_fashion_mnist)
+    ),
+    "mnist": DatasetDef(MnistConfig, load_mnist, _check_images(locate_mnist)),
+    "synthetic": DatasetDef(SyntheticConfig, load_synthetic, _check_synthetic),
 }
 
 
-def load_dataset(cfg: Any, seed: int) -> DataSplits:
-    """Load the data set named by `cfg.name` (a schema instance from `child.config`)."""
+def check_dataset(cfg: Any) -> None:
+    """Raise ConfigError for a bad `dataset` config; files are looked for, never read."""
     if cfg.name not in DATASETS:
-        raise ConfigError(
-            f"dataset.name={cfg.name!r} is unknown: expected one of {sorted(DATASETS)}"
-        )
-    return DATASETS[cfg.name][1](cfg, seed)
+        raise ConfigError(f"dataset.name={cfg.name!r} is unknown: expected one of {list(DATASETS)}")
+    require(
+        0.0 < cfg.val_fraction < 1.0,
+        "dataset.val_fraction",
+        cfg.val_fraction,
+        "a fraction strictly between 0 and 1",
+    )
+    DATASETS[cfg.name].check(cfg)
+
+
+def load_dataset(cfg: Any, seed: int) -> DataSplits:
+    """Load the data set of a checked `dataset` config (a schema instance from `child.config`)."""
+    check_dataset(cfg)
+    return DATASETS[cfg.name].load(cfg, seed)

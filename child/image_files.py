@@ -118,13 +118,23 @@ CIFAR_REQUEST = (
 )
 
 
-def read_cifar10(path: str | os.PathLike[str]) -> ImageArrays:
-    """CIFAR-10 from its binary or python version: images (N, 3, 32, 32) uint8, labels int64."""
+def locate_cifar10(path: str | os.PathLike[str]) -> None:
+    """Raise ConfigError unless `path` holds every CIFAR-10 batch file (nothing is read)."""
+    _locate_cifar10(path)
+
+
+def _locate_cifar10(path: str | os.PathLike[str]) -> tuple[_Request, Path, _CifarLayout]:
     request = _Request(str(path), CIFAR_REQUEST, f"CIFAR-10 is published at {CIFAR10_URL}")
     folder, layout = _find_cifar(request, _root(request))
     missing = _missing(folder, [*layout.train, layout.test])
     if missing:
         raise request.error(f"{folder} lacks {', '.join(missing)}")
+    return request, folder, layout
+
+
+def read_cifar10(path: str | os.PathLike[str]) -> ImageArrays:
+    """CIFAR-10 from its binary or python version: images (N, 3, 32, 32) uint8, labels int64."""
+    request, folder, layout = _locate_cifar10(path)
     read = _read_cifar_bin if layout is CIFAR_BIN else _read_cifar_py
     train = [read(request, folder / name) for name in layout.train]
     test = [read(request, folder / layout.test)]
@@ -248,18 +258,37 @@ IDX_UNSIGNED_BYTE = 0x08
 GZIP_MAGIC = b"\x1f\x8b"
 
 
+# (where it is published, the subfolders its archives unpack to)
+FASHION_MNIST = (
+    f"Fashion-MNIST is published at {FASHION_MNIST_URL}",
+    ("fashion", "FashionMNIST/raw"),
+)
+MNIST = (f"MNIST is published at {MNIST_URL}", ("MNIST/raw",))
+
+
+def locate_fashion_mnist(path: str | os.PathLike[str]) -> None:
+    """Raise ConfigError unless `path` holds the four Fashion-MNIST IDX files (nothing is read)."""
+    _locate_idx_set(str(path), *FASHION_MNIST)
+
+
+def locate_mnist(path: str | os.PathLike[str]) -> None:
+    """Raise ConfigError unless `path` holds the four MNIST IDX files (nothing is read)."""
+    _locate_idx_set(str(path), *MNIST)
+
+
 def read_fashion_mnist(path: str | os.PathLike[str]) -> ImageArrays:
     """Fashion-MNIST from its IDX files: images (N, 1, 28, 28) uint8, labels int64."""
-    published = f"Fashion-MNIST is published at {FASHION_MNIST_URL}"
-    return _read_idx_set(str(path), published, subfolders=("fashion", "FashionMNIST/raw"))
+    return _read_idx_set(str(path), *FASHION_MNIST)
 
 
 def read_mnist(path: str | os.PathLike[str]) -> ImageArrays:
     """MNIST from its IDX files: images (N, 1, 28, 28) uint8, labels int64."""
-    return _read_idx_set(str(path), f"MNIST is published at {MNIST_URL}", subfolders=("MNIST/raw",))
+    return _read_idx_set(str(path), *MNIST)
 
 
-def _read_idx_set(path: str, published: str, subfolders: tuple[str, ...]) -> ImageArrays:
+def _locate_idx_set(
+    path: str, published: str, subfolders: tuple[str, ...]
+) -> tuple[_Request, dict[str, Path]]:
     """The four IDX files of an MNIST-style data set in `path` or one of its `subfolders`."""
     places = " or ".join(f"{s}/" for s in subfolders)
     expected = (
@@ -277,6 +306,12 @@ def _read_idx_set(path: str, published: str, subfolders: tuple[str, ...]) -> Ima
     missing = [f"{name}[.gz]" for name, file in files.items() if file is None]
     if missing:
         raise request.error(f"{folder} lacks {', '.join(missing)}")
+    return request, {name: file for name, file in files.items() if file is not None}
+
+
+def _read_idx_set(path: str, published: str, subfolders: tuple[str, ...]) -> ImageArrays:
+    """Images and labels of the four IDX files `_locate_idx_set` finds."""
+    request, files = _locate_idx_set(path, published, subfolders)
     train_x, train_y, test_x, test_y = (files[name] for name in IDX_FILES)
     train = _idx_images(request, train_x), _idx_labels(request, train_y)
     test = _idx_images(request, test_x), _idx_labels(request, test_y)

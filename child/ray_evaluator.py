@@ -8,6 +8,7 @@ and the in-process evaluator agree for the same seed (on the CPU, with the same 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -26,7 +27,11 @@ log = logging.getLogger(__name__)
 
 
 def check_ray_config(cfg: RayEvaluatorConfig) -> None:
-    """Raise ConfigError for resources or retries that cannot work."""
+    """Raise ConfigError for resources or retries that cannot work.
+
+    For a local instance (no `address`) a child must fit on it: Ray would otherwise wait
+    forever for a worker that can never start. A cluster's size is checked once joined.
+    """
     require(cfg.cpus_per_child > 0, "evaluator.cpus_per_child", cfg.cpus_per_child, "> 0")
     require(cfg.gpus_per_child >= 0, "evaluator.gpus_per_child", cfg.gpus_per_child, ">= 0")
     require(cfg.max_retries >= 0, "evaluator.max_retries", cfg.max_retries, "an int >= 0")
@@ -35,6 +40,24 @@ def check_ray_config(cfg: RayEvaluatorConfig) -> None:
         "evaluator.num_cpus",
         cfg.num_cpus,
         "null (all cores) or an int >= 1",
+    )
+    if cfg.address is None:
+        cpus = cfg.num_cpus or os.cpu_count() or 1
+        _require_fits(cfg.cpus_per_child, cpus, gpus=torch.cuda.device_count(), cfg=cfg)
+
+
+def _require_fits(cpus_per_child: float, cpus: float, gpus: float, cfg: RayEvaluatorConfig) -> None:
+    require(
+        cpus_per_child <= cpus,
+        "evaluator.cpus_per_child",
+        cpus_per_child,
+        f"at most the {cpus:g} CPUs Ray has (evaluator.num_cpus={cfg.num_cpus})",
+    )
+    require(
+        cfg.gpus_per_child <= gpus,
+        "evaluator.gpus_per_child",
+        cfg.gpus_per_child,
+        f"at most the {gpus:g} GPUs Ray has",
     )
 
 
@@ -54,8 +77,6 @@ def _train(
 
 def _warm_up() -> int:
     """Import the child code in a worker, so that the first real child does not pay for it."""
-    import os
-
     import child.evaluators  # noqa: F401  (torch and the networks come with it)
 
     return os.getpid()
@@ -102,8 +123,10 @@ class RayEvaluator:
             max_retries=cfg.max_retries,
             retry_exceptions=True,
         )
+        resources = ray.cluster_resources()
+        _require_fits(cfg.cpus_per_child, resources.get("CPU", 0), resources.get("GPU", 0), cfg)
         self._warm_up_workers()
-        log.info("ray: %s", ray.cluster_resources())
+        log.info("ray: %s", resources)
 
     def _warm_up_workers(self) -> None:
         """Start one worker per child slot now: the search loop's clock starts warm."""

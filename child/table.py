@@ -12,10 +12,11 @@ from __future__ import annotations
 import csv
 import math
 import statistics
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from child.config import TableEvaluatorConfig
 from child.result import ChildResult
 from child.spaces import format_arch
 from core.architecture import Architecture
@@ -38,10 +39,10 @@ class ResultTable:
 
     def __init__(
         self,
-        path: str | Path | None = None,
-        arch_column: str = "arch",
-        value_column: str = "cifar10_test_acc_200ep",
-        scale: float = 0.01,
+        path: str | Path | None,
+        arch_column: str,
+        value_column: str,
+        scale: float,
         key_prefix: str = "evaluator",
     ) -> None:
         self.path = resolve_table_path(path)
@@ -65,16 +66,11 @@ class ResultTable:
 
     @classmethod
     def from_config(
-        cls, cfg: Mapping[str, Any] | object, key_prefix: str = "evaluator"
+        cls, cfg: TableEvaluatorConfig | None = None, key_prefix: str = "evaluator"
     ) -> ResultTable:
-        """The table of an `evaluator` config (a mapping or an object with the same fields)."""
-        return cls(
-            path=_field(cfg, "path", None),
-            arch_column=_field(cfg, "arch_column", "arch"),
-            value_column=_field(cfg, "value_column", "cifar10_test_acc_200ep"),
-            scale=_field(cfg, "scale", 0.01),
-            key_prefix=key_prefix,
-        )
+        """The table of an `evaluator=table` config (None: the bundled NAS-Bench-201 table)."""
+        cfg = cfg or TableEvaluatorConfig()
+        return cls(cfg.path, cfg.arch_column, cfg.value_column, cfg.scale, key_prefix)
 
     def _read(self, prefix: str) -> None:
         where = f"{prefix}.path"
@@ -200,8 +196,8 @@ class TableEvaluator:
         self.table = table
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | object) -> TableEvaluator:
-        """The evaluator of an `evaluator: table` config."""
+    def from_config(cls, cfg: TableEvaluatorConfig) -> TableEvaluator:
+        """The evaluator of an `evaluator=table` config."""
         return cls(ResultTable.from_config(cfg))
 
     def evaluate(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
@@ -239,12 +235,6 @@ def resolve_table_path(path: str | Path | None) -> Path:
     if path is None or str(path) == "":
         return BUNDLED_TABLE
     return Path(path).expanduser()
-
-
-def _field(cfg: Mapping[str, Any] | object, name: str, default: Any) -> Any:
-    if isinstance(cfg, Mapping):
-        return cfg.get(name, default)
-    return getattr(cfg, name, default)
 
 
 def _number(text: str | None) -> float | None:

@@ -46,7 +46,24 @@ def check_recipe(cfg: ChildConfig) -> None:
     require(isinstance(cfg.compile, bool), "child.compile", cfg.compile, "true or false")
     require(cfg.epochs >= 1, "child.epochs", cfg.epochs, "an int >= 1")
     require(cfg.batch_size >= 1, "child.batch_size", cfg.batch_size, "an int >= 1")
+    require(cfg.eval_batch_size >= 1, "child.eval_batch_size", cfg.eval_batch_size, ">= 1")
     require(cfg.lr > 0, "child.lr", cfg.lr, "a positive learning rate")
+    require(0 <= cfg.momentum < 1, "child.momentum", cfg.momentum, "a number in [0, 1)")
+    require(cfg.weight_decay >= 0, "child.weight_decay", cfg.weight_decay, "a number >= 0")
+    require(
+        0 <= cfg.label_smoothing < 1,
+        "child.label_smoothing",
+        cfg.label_smoothing,
+        "a number in [0, 1)",
+    )
+    require(
+        cfg.grad_clip >= 0,
+        "child.grad_clip",
+        cfg.grad_clip,
+        "a max gradient norm > 0, or 0 for no clipping",
+    )
+    require(cfg.threads >= 0, "child.threads", cfg.threads, "an int >= 0 (0: torch's default)")
+    resolve_device(cfg.device)
     require(
         0 <= cfg.warmup_epochs < cfg.epochs,
         "child.warmup_epochs",
@@ -68,12 +85,25 @@ def torch_threads(threads: int) -> Iterator[None]:
 
 
 def resolve_device(name: str) -> torch.device:
-    """`auto` → CUDA when available, else CPU; anything else is passed to torch.device."""
+    """`auto` → CUDA when available, else CPU; `cpu`, `cuda` or `cuda:N` as named.
+
+    Raises ConfigError for any other name, and for a CUDA device this machine does not have.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"child.device={name!r} is invalid: expected auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"child.device={name!r} but CUDA is not available: use auto or cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(
+            f"child.device={name!r} is invalid: this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s)"
+        )
     return device
 
 

@@ -5,24 +5,48 @@ from __future__ import annotations
 from typing import Any
 
 from controller.base import Controller
-from controller.config import EvolutionControllerConfig, LSTMControllerConfig
+from controller.config import (
+    EvolutionControllerConfig,
+    LSTMControllerConfig,
+    RandomControllerConfig,
+)
 from controller.evolution import RegularizedEvolution
 from controller.random_search import RandomSearch
 from controller.reinforce import ADVANTAGES, ReinforceController
 from core.errors import ConfigError, require
 from core.space import SearchSpace
 
-CONTROLLERS = ("lstm", "random", "evolution")
+# The schema of each `controller=<name>` option's `name`.
+CONTROLLERS: dict[str, type] = {
+    "lstm": LSTMControllerConfig,
+    "random": RandomControllerConfig,
+    "evolution": EvolutionControllerConfig,
+}
 
 
 def check_controller(cfg: Any) -> None:
     """Raise ConfigError for an unknown controller or settings that cannot work."""
     if cfg.name not in CONTROLLERS:
-        raise ConfigError(f"controller.name={cfg.name!r} is unknown: expected one of {CONTROLLERS}")
+        raise ConfigError(
+            f"controller.name={cfg.name!r} is unknown: expected one of {list(CONTROLLERS)}"
+        )
     if isinstance(cfg, LSTMControllerConfig):
         require(cfg.hidden_size >= 1, "controller.hidden_size", cfg.hidden_size, "an int >= 1")
         require(cfg.num_layers >= 1, "controller.num_layers", cfg.num_layers, "an int >= 1")
         require(cfg.lr > 0, "controller.lr", cfg.lr, "a positive learning rate")
+        require(
+            cfg.grad_clip >= 0,
+            "controller.grad_clip",
+            cfg.grad_clip,
+            "a max gradient norm > 0, or 0 for no clipping",
+        )
+        require(
+            cfg.entropy_weight >= 0,
+            "controller.entropy_weight",
+            cfg.entropy_weight,
+            "a number >= 0",
+        )
+        require(cfg.skip_weight >= 0, "controller.skip_weight", cfg.skip_weight, "a number >= 0")
         require(cfg.temperature > 0, "controller.temperature", cfg.temperature, "a number > 0")
         require(
             cfg.tanh_constant >= 0,

@@ -82,7 +82,9 @@ class ReinforceController:
             loss = loss - self.cfg.elite_weight * elite_log_prob
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.cfg.grad_clip)
+        # grad_clip 0 means no clipping; the norm is still measured (before any clipping).
+        max_norm = self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), max_norm)
         self.optimizer.step()
         baseline_used = self.baseline
         decay = self.cfg.baseline_decay

@@ -16,9 +16,10 @@ register_configs()
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     """Run one search in Hydra's run directory; returns the best reward (for sweepers)."""
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    with user_errors(run_dir):
-        summary = search_main(cfg, run_dir)
+    hydra = HydraConfig.get()
+    run_dir = Path(hydra.runtime.output_dir)
+    with user_errors(run_dir, hydra.output_subdir):
+        summary = search_main(cfg, run_dir, overrides=hydra.overrides.task)
     return float(summary["best_reward"])
 
 

@@ -43,7 +43,7 @@ SMALL = NB201SpaceConfig(channels=4, cells_per_stage=1)
 
 @pytest.fixture(scope="module")
 def table() -> ResultTable:
-    return ResultTable()
+    return ResultTable.from_config()
 
 
 # ---- the space -----------------------------------------------------------------------------
@@ -295,7 +295,7 @@ def test_table_evaluator_answers_from_the_table_and_fails_missing_archs(table):
 def test_custom_tables_with_a_params_column(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text(f"name,acc,params\n{EXAMPLE},0.5,1234\n{BEST},0.75,99\n")
-    cfg = {"path": str(path), "arch_column": "name", "value_column": "acc", "scale": 1.0}
+    cfg = TableEvaluatorConfig(path=str(path), arch_column="name", value_column="acc", scale=1.0)
     evaluator = TableEvaluator.from_config(cfg)
     assert evaluator.table.has_params and evaluator.table.max == 0.75
     (result,) = evaluator.evaluate([ChildJob(0, parse_nb201_string(EXAMPLE), seed=0)])
@@ -323,7 +323,7 @@ def test_bad_tables_name_the_key(tmp_path, content, overrides, key):
     elif content is not None:
         path.write_text(content)
     with pytest.raises(ConfigError, match=key) as info:
-        ResultTable.from_config({"path": str(path), **overrides})
+        ResultTable.from_config(TableEvaluatorConfig(path=str(path), **overrides))
     assert "\n" not in str(info.value)
 
 

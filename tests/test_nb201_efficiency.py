@@ -13,7 +13,7 @@ bench = importlib.util.module_from_spec(SPEC)
 sys.modules[SPEC.name] = bench  # dataclasses look their module up there
 SPEC.loader.exec_module(bench)
 
-TABLE = ResultTable()
+TABLE = ResultTable.from_config()
 
 
 @pytest.mark.parametrize("controller", ["lstm_nb201", "evolution"])

@@ -1,0 +1,75 @@
+"""The one validation pass, run before any data is loaded, worker started or file written.
+
+Each part keeps the checks of its own settings beside its code (`check_recipe`,
+`check_controller`, a reward's `check`, a space's constructor, `check_dataset`,
+`check_ray_config`); this module calls them all, in one place, and adds what concerns the
+whole run: finite numbers everywhere, the seed and the budget.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+from app.config import SearchConfig
+from child.config import RayEvaluatorConfig, TableEvaluatorConfig
+from child.data import check_dataset
+from child.ray_evaluator import check_ray_config
+from child.spaces import build_space
+from child.trainer import check_recipe
+from controller.factory import check_controller
+from core.errors import ConfigError, require
+
+# numpy's SeedSequence and torch.manual_seed take any int in [0, 2**63).
+MAX_SEED = 2**63 - 1
+
+
+def validate(cfg: SearchConfig) -> None:
+    """Raise ConfigError, naming the key, for the first setting of `cfg` that cannot work."""
+    check_finite(cfg)
+    require(0 <= cfg.seed <= MAX_SEED, "seed", cfg.seed, f"an int in [0, {MAX_SEED}]")
+    check_budget(cfg)
+    check_controller(cfg.controller)
+    check_recipe(cfg.child)
+    cfg.reward.check()
+    build_space(cfg.search_space)
+    if not isinstance(cfg.evaluator, TableEvaluatorConfig):  # a table needs no data set
+        check_dataset(cfg.dataset)
+    if isinstance(cfg.evaluator, RayEvaluatorConfig):
+        check_ray_config(cfg.evaluator)
+
+
+def check_budget(cfg: SearchConfig) -> None:
+    """Children, batch, minutes and the proposal cap must allow a search to finish."""
+    b = cfg.budget
+    require(b.children >= 1, "budget.children", b.children, "an int >= 1")
+    require(
+        1 <= b.batch <= b.children,
+        "budget.batch",
+        b.batch,
+        f"an int in [1, budget.children={b.children}]",
+    )
+    require(b.minutes is None or b.minutes > 0, "budget.minutes", b.minutes, "null or > 0")
+    require(
+        b.max_samples is None or b.max_samples >= b.children,
+        "budget.max_samples",
+        b.max_samples,
+        f"null or >= budget.children={b.children}",
+    )
+
+
+def check_finite(cfg: Any, prefix: str = "") -> None:
+    """Refuse NaN and ±inf in every float setting of a config dataclass, nested ones included.
+
+    No setting of this project means anything at NaN or infinity: a NaN learning rate or
+    reward weight would only surface later as a crash or a silently broken search.
+    """
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        key = f"{prefix}{f.name}"
+        if is_dataclass(value):
+            check_finite(value, f"{key}.")
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ConfigError(f"{key}={value!r} is invalid: expected a finite number")
