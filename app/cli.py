@@ -44,11 +44,14 @@ def user_errors(run_dir: Path | None = None, hydra_subdir: str | None = None) ->
 def _remove_call_files(run_dir: Path, hydra_subdir: str | None) -> None:
     if not run_dir.is_dir():
         return
+    logs = [run_dir / name for name in HYDRA_FILES if name.endswith(".log")]
     if {p.name for p in run_dir.iterdir()} - HYDRA_FILES:  # an existing run: keep it whole
         if hydra_subdir and Path(hydra_subdir).parent.name == ".hydra":
             shutil.rmtree(run_dir / hydra_subdir, ignore_errors=True)
+        for log in logs:  # an empty log can only be the one Hydra just opened
+            if log.exists() and log.stat().st_size == 0:
+                log.unlink()
         return
-    logs = [run_dir / name for name in HYDRA_FILES if name.endswith(".log")]
     if any(log.exists() and log.stat().st_size > 0 for log in logs):
         return
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -66,7 +69,8 @@ def run_cli(main: Callable[[], object]) -> None:
     instead, which lets us print one line. A user who sets HYDRA_FULL_ERROR=1 themselves still
     gets Hydra's full traceback.
     """
-    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+    previous = os.environ.get("HYDRA_FULL_ERROR")
+    if previous == "1":
         main()
         return
     os.environ["HYDRA_FULL_ERROR"] = "1"
@@ -84,3 +88,8 @@ def run_cli(main: Callable[[], object]) -> None:
             file=sys.stderr,
         )
         sys.exit(130)
+    finally:  # the next call in this process decides afresh
+        if previous is None:
+            del os.environ["HYDRA_FULL_ERROR"]
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous

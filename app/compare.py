@@ -23,6 +23,7 @@ from matplotlib.ticker import MaxNLocator
 from rich.table import Table
 from rich.text import Text
 
+from app.config import flatten_config
 from app.run_files import CHILDREN, RunFiles
 from core.errors import ConfigError
 
@@ -160,20 +161,13 @@ def read_defaults(run_dir: Path) -> dict[str, str]:
     """The run's resolved settings: config group choices and flattened `.hydra/config.yaml`."""
     hydra = _read_yaml(run_dir / ".hydra" / "hydra.yaml") or {}
     choices = hydra.get("hydra", {}).get("runtime", {}).get("choices", {}) or {}
-    config = flatten(_read_yaml(run_dir / ".hydra" / "config.yaml") or {})
+    config = {
+        key: str(value)
+        for key, value in flatten_config(
+            _read_yaml(run_dir / ".hydra" / "config.yaml") or {}
+        ).items()
+    }
     return {**config, **{k: str(v) for k, v in choices.items() if not is_ignored(k)}}
-
-
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """A nested config as `{"a.b": "value"}`, values as strings."""
-    flat: dict[str, str] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = str(value)
-    return flat
 
 
 def _read_yaml(path: Path) -> Any:
@@ -182,7 +176,11 @@ def _read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+        where = ""
+        if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
+            where = f" at line {err.problem_mark.line + 1}, column {err.problem_mark.column + 1}"
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise ConfigError(f"{path} is not valid YAML: {problem}{where}") from None
 
 
 def evaluated_children(run_dir: Path) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ so a misspelt key or a value of the wrong type fails while Hydra composes the co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,18 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "child": {"child": ChildConfig},
     "reward": REWARDS,
 }
+
+
+def flatten_config(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as `{"a.b": value}`; the leaves are kept as they are."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten_config(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
 
 
 def _if_set(value: Any, then: Any, otherwise: Any) -> Any:

@@ -13,7 +13,7 @@ from app.console import SearchProgress
 from app.run_files import RunFiles
 from app.tb_log import SearchLogger
 from child.evaluators import ChildJob, Evaluator, child_seed
-from child.result import ChildResult
+from child.result import ChildResult, Status
 from child.spaces import format_arch
 from controller.base import Controller
 from core.architecture import Architecture
@@ -168,7 +168,7 @@ class Search:
         }
         self.files.append_child(record)
         s.lines += 1
-        if not cached and result.status != "ok":
+        if not cached and result.status != Status.OK:
             log.warning("child %d %s: %s", result.index, result.status, result.message)
         if not cached and (s.best is None or result.reward > s.best["reward"]):
             s.best = record

@@ -25,6 +25,7 @@ from app.search import load_run_config
 from app.validate import MAX_SEED, check_finite
 from child.data import check_dataset, load_dataset
 from child.networks import count_params
+from child.result import Status
 from child.saved_model import save_network
 from child.spaces import SpaceConfig, build_network, build_space, draw_architecture, format_arch
 from child.trainer import check_recipe, resolve_device, torch_threads, train
@@ -165,7 +166,7 @@ def retrain_candidate(
         evaluate_test=True,
         on_epoch=on_epoch,
     )
-    if outcome.status != "ok":
+    if outcome.status != Status.OK:
         writer.close()
         raise ConfigError(f"retraining failed ({outcome.status}): {outcome.message}")
     writer.add_scalar("retrain/test_acc", outcome.test_acc, cfg.child.epochs)

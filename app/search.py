@@ -20,7 +20,7 @@ from app.run_files import RunFiles, atomic_write_json
 from app.tb_log import SearchLogger, flat_hparams
 from app.validate import validate
 from child.evaluators import ChildJob, child_seed, evaluate_child
-from child.result import ChildResult
+from child.result import ChildResult, Status
 from child.spaces import draw_architecture, format_arch
 from child.trainer import resolve_device, torch_threads
 from core.errors import ConfigError
@@ -182,7 +182,7 @@ def restore(
 
 def test_best(cfg: SearchConfig, best: dict[str, Any], parts: SearchParts) -> float | None:
     """Retrain the best architecture with the search recipe and its seed; its test accuracy."""
-    if parts.data is None or not cfg.test_best or best["status"] != "ok":
+    if parts.data is None or not cfg.test_best or best["status"] != Status.OK:
         return None
     result = ChildResult.from_dict(best)
     job = ChildJob(result.index, result.arch, child_seed(cfg.seed, result.index))

@@ -10,7 +10,8 @@ import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
-from child.result import ChildResult
+from app.config import flatten_config
+from child.result import ChildResult, Status
 from child.spaces import format_arch
 from core.space import Choice, SearchSpace
 
@@ -37,7 +38,7 @@ class SearchLogger:
     ) -> None:
         """Scalars for one controller step: rewards, controller statistics, children, budget."""
         rewards = np.array([r.reward for r in results])
-        ok = [r for r in results if r.status == "ok"]
+        ok = [r for r in results if r.status == Status.OK]
         scalars = {
             "reward/mean": rewards.mean(),
             "reward/max": rewards.max(),
@@ -99,15 +100,10 @@ class SearchLogger:
         self.writer.close()
 
 
-def flat_hparams(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Flatten a nested config into `a.b.c` keys with values TensorBoard accepts."""
-    flat: dict[str, Any] = {}
-    for key, value in cfg.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flat_hparams(value, f"{name}."))
-        elif isinstance(value, bool | int | float | str):
-            flat[name] = value
-        elif value is not None:
-            flat[name] = str(value)
-    return flat
+def flat_hparams(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """A nested config as `a.b.c` keys with values TensorBoard accepts (None left out)."""
+    return {
+        key: value if isinstance(value, bool | int | float | str) else str(value)
+        for key, value in flatten_config(cfg).items()
+        if value is not None
+    }

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from app.compare import evaluated_children
+from child.result import Status
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -110,7 +111,7 @@ def default_search(tmp: Path, budget: int) -> dict:
 def best_under_limit(run_dir: Path) -> dict | None:
     """The child with the best validation accuracy among those within the size limit."""
     kids = evaluated_children(run_dir)
-    feasible = [c for c in kids if c["status"] == "ok" and c["params"] <= LIMIT]
+    feasible = [c for c in kids if c["status"] == Status.OK and c["params"] <= LIMIT]
     return max(feasible, key=lambda c: c["val_acc"], default=None)
 
 

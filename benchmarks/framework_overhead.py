@@ -35,6 +35,7 @@ from torch.nn import functional as F
 
 from child.config import ChildConfig, Mnist1dConfig
 from child.data import DataSplits, load_dataset
+from child.result import Status
 from child.spaces import build_network
 from child.spaces.macro import MacroSpaceConfig
 from child.trainer import autocast_dtype, resolve_device, train
@@ -72,7 +73,7 @@ def fresh_net(data: DataSplits) -> nn.Module:
 def project(net: nn.Module, data: DataSplits, cfg: ChildConfig) -> float:
     """Train with the project's trainer; validation accuracy after the last epoch."""
     outcome = train(net, data, cfg, SEED)
-    if outcome.status != "ok":
+    if outcome.status != Status.OK:
         raise RuntimeError(f"the project's trainer failed: {outcome.message}")
     return outcome.val_curve[-1]
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 
+from child.result import Status
+
 # On a CPU the default search would take many minutes: a smaller data set and one epoch.
 SIZES = {"cuda": (10000, 5), "cpu": (512, 1)}  # device type → (training images, epochs)
 
@@ -132,8 +134,8 @@ def main() -> None:
 
 def report(children: list[dict], summary: dict, wall: float, samples_per_child: int) -> None:
     """Print the rates; exit 1 if a child failed with an error or ran out of memory."""
-    ok = [c for c in children if c["status"] == "ok"]
-    failed = [c for c in children if c["status"] in ("error", "oom")]
+    ok = [c for c in children if c["status"] == Status.OK]
+    failed = [c for c in children if c["status"] in (Status.ERROR, Status.OOM)]
     rate = 60 * summary["children"] / max(summary["seconds"], 1e-9)
     print(
         f"gpu_smoke: {summary['children']} children ({len(ok)} ok) in {summary['seconds']:.1f} s "

@@ -17,7 +17,7 @@ from child.config import ChildConfig
 from child.data import DataSplits
 from child.latency import measure_latency_ms
 from child.networks import count_params
-from child.result import ChildResult
+from child.result import ChildResult, Status
 from child.rewards import Reward
 from child.spaces import SpaceConfig, build_network
 from child.trainer import train
@@ -69,11 +69,11 @@ def evaluate_child(
             net = net.to(data.train_x.device)
         except Exception as err:  # any failure to build is this child's failure, not the search's
             message = f"build failed: {type(err).__name__}: {err}"
-            return ChildResult.failed(job.index, job.arch, "error", message, params)
+            return ChildResult.failed(job.index, job.arch, Status.ERROR, message, params)
         outcome = train(
             net, data, child_cfg, job.seed, reward_cfg.epochs_to_validate, evaluate_test
         )
-    if outcome.status != "ok":
+    if outcome.status != Status.OK:
         return ChildResult.failed(
             job.index, job.arch, outcome.status, outcome.message, params, outcome.seconds
         )

@@ -17,7 +17,7 @@ from child.config import ChildConfig, RayEvaluatorConfig
 from child.data import DataSplits
 from child.evaluators import ChildJob, evaluate_child
 from child.networks import count_params
-from child.result import ChildResult
+from child.result import ChildResult, Status
 from child.rewards import Reward
 from child.spaces import SpaceConfig, build_network
 from child.trainer import resolve_device
@@ -156,7 +156,7 @@ class RayEvaluator:
             except self.ray.exceptions.RayError as err:
                 # Retries are spent: the child failed, the search goes on.
                 message = f"ray task failed: {str(err).splitlines()[0][:250]}"
-                yield ChildResult.failed(job.index, job.arch, "error", message)
+                yield ChildResult.failed(job.index, job.arch, Status.ERROR, message)
 
     def _estimated_cost(self, job: ChildJob) -> int:
         """The child's parameter count, counted without allocating memory (0 if it won't build)."""

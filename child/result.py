@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from typing import Any
 
 from core.architecture import Architecture
 
-STATUSES = ("ok", "diverged", "oom", "error")
+
+class Status(StrEnum):
+    """How a child's evaluation ended (stored in children.jsonl as the plain string)."""
+
+    OK = "ok"
+    DIVERGED = "diverged"  # the training loss became NaN or infinite
+    OOM = "oom"  # the device ran out of memory
+    ERROR = "error"  # any other failure: building, training or looking the child up
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,7 @@ class ChildResult:
     val_acc: float
     params: int
     seconds: float
-    status: str = "ok"
+    status: str = Status.OK
     message: str = ""
     val_curve: tuple[float, ...] = field(default_factory=tuple)
     test_acc: float | None = None
@@ -39,7 +47,7 @@ class ChildResult:
         cls,
         index: int,
         arch: Architecture,
-        status: str,
+        status: Status,
         message: str,
         params: int = 0,
         seconds: float = 0.0,
@@ -61,6 +69,7 @@ class ChildResult:
         # Field by field: dataclasses.asdict would deep-copy the architecture first.
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["arch"] = self.arch.to_dict()
+        data["status"] = str(self.status)  # plain text: checkpoints load with weights_only
         data["val_curve"] = list(self.val_curve)
         return data
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from child.config import TableEvaluatorConfig
-from child.result import ChildResult
+from child.result import ChildResult, Status
 from child.spaces import format_arch
 from core.architecture import Architecture
 from core.errors import ConfigError, require
@@ -215,7 +215,7 @@ class TableEvaluator:
             problem = f"not in table {self.table.path.name}: {key}"
         value = self.table.get(key)
         if value is None:
-            return ChildResult.failed(job.index, job.arch, "error", problem)
+            return ChildResult.failed(job.index, job.arch, Status.ERROR, problem)
         return ChildResult(
             index=job.index,
             arch=job.arch,

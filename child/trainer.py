@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from child.config import ChildConfig
 from child.data import DataSplits
+from child.result import Status
 from core.errors import ConfigError, require
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -31,7 +32,7 @@ class TrainOutcome:
     val_curve: list[float] = field(default_factory=list)
     test_acc: float | None = None
     seconds: float = 0.0
-    status: str = "ok"
+    status: str = Status.OK
     message: str = ""
     compile_seconds: float | None = None  # with torch.compile: first step, compiling included
 
@@ -275,13 +276,13 @@ def train(
     outcome = TrainOutcome()
     try:
         forward = _fit(net, data, cfg, plan, seed, validate_last, outcome, on_epoch)
-        if outcome.status == "ok" and evaluate_test:
+        if outcome.status == Status.OK and evaluate_test:
             outcome.test_acc = accuracy(net, data.test_x, data.test_y, cfg.eval_batch_size, forward)
     except torch.cuda.OutOfMemoryError as err:
-        outcome.status, outcome.message = "oom", _first_line(err)
+        outcome.status, outcome.message = Status.OOM, _first_line(err)
         torch.cuda.empty_cache()
     except Exception as err:  # a shape error or any other failure ends this child only
-        outcome.status, outcome.message = "error", _first_line(err)
+        outcome.status, outcome.message = Status.ERROR, _first_line(err)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     outcome.seconds = time.perf_counter() - start
@@ -391,7 +392,7 @@ def _fit(
             finite &= torch.isfinite(loss)
             loss_sum += loss.detach()
         if not bool(finite):
-            outcome.status = "diverged"
+            outcome.status = Status.DIVERGED
             outcome.message = f"non-finite training loss in epoch {epoch + 1}"
             return evaluate
         val_acc = None

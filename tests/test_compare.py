@@ -20,7 +20,7 @@ from app.compare import (
     parse_budgets,
     write_outputs,
 )
-from tests.conftest import ROOT, search_cli
+from tests.helpers import ROOT, search_cli
 
 SCRIPT = ROOT / "scripts" / "compare.py"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

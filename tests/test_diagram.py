@@ -8,11 +8,12 @@ from rich.console import Console
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import app.search
+from app.config import compose_config
 from app.retrain import retrain_main
 from child.spaces import draw_architecture
 from child.spaces.nb201 import make_arch
 from core.architecture import Architecture, Layer
-from tests.conftest import TINY, compose_config, run_search
+from tests.helpers import TINY, run_search
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -26,7 +26,7 @@ from child.image_files import (
     read_mnist,
 )
 from core.errors import ConfigError
-from tests.conftest import run_search
+from tests.helpers import run_search
 
 TRAIN_BATCHES = 5  # CIFAR-10 ships five training batches; two images each keeps this tiny
 PER_BATCH = 2

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import TINY, search_cli
+from tests.helpers import TINY, search_cli
 
 
 @pytest.mark.slow

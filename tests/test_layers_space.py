@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from app.config import typed_config
+from app.config import compose_config, typed_config
 from child.networks.layers import ACTIVATION_MODULES, LayersNet, fit_window
 from child.spaces import build_network, build_space, format_arch
 from child.spaces.layers import ACTIVATIONS, SPATIAL_TYPES, LayersSpace, LayersSpaceConfig
@@ -13,7 +13,7 @@ from controller.policy import LSTMPolicy
 from controller.reinforce import ReinforceController
 from core.architecture import Architecture, Layer
 from core.errors import ConfigError
-from tests.conftest import compose_config, run_search
+from tests.helpers import run_search
 
 SPACE = LayersSpace.from_config(LayersSpaceConfig())  # search_space=layers
 

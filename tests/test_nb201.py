@@ -25,7 +25,7 @@ from child.spaces.nb201 import (
 from child.table import BUNDLED_TABLE, ResultTable, TableEvaluator
 from core.architecture import Architecture, Layer
 from core.errors import ConfigError
-from tests.conftest import run_search
+from tests.helpers import run_search
 
 SPACE = NB201Space.from_config(NB201SpaceConfig())
 EXAMPLE = (

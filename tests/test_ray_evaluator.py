@@ -23,7 +23,7 @@ from child.ray_evaluator import RayEvaluator  # noqa: E402
 from child.rewards import ValAccReward  # noqa: E402
 from child.spaces.macro import MacroSpaceConfig  # noqa: E402
 from core.architecture import Architecture, Layer  # noqa: E402
-from tests.conftest import SEARCH_SCRIPT, TINY, run_search, search_cli  # noqa: E402
+from tests.helpers import SEARCH_SCRIPT, TINY, run_search, search_cli  # noqa: E402
 
 ARCH = Architecture("macro", (Layer("conv3", (("width", 8),)),))
 

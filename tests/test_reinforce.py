@@ -29,6 +29,12 @@ def test_reinforce_drives_the_rewarded_choice_above_ninety_percent():
     assert conv3_fraction(controller.favourite()) == 1.0
 
 
+def test_grad_clip_zero_means_no_clipping_and_the_controller_still_learns():
+    # clip_grad_norm_(params, 0) would zero every gradient: the policy would never move.
+    controller = train_on_toy_reward(LSTMControllerConfig(grad_clip=0.0), updates=40)
+    assert np.mean([conv3_fraction(a) for a in controller.propose(400)]) > 0.9
+
+
 def test_without_updates_the_choice_stays_near_uniform():
     controller = train_on_toy_reward(LSTMControllerConfig(lr=0.01), updates=0)
     sampled = controller.propose(400)
@@ -123,7 +129,15 @@ def test_rank_and_elite_state_survive_a_checkpoint():
 
 @pytest.mark.parametrize(
     "field, value",
-    [("advantage", "ranks"), ("rank_window", -1), ("elite_size", -2), ("adam_beta1", 1.0)],
+    [
+        ("advantage", "ranks"),
+        ("rank_window", -1),
+        ("elite_size", -2),
+        ("adam_beta1", 1.0),
+        ("grad_clip", -1.0),
+        ("entropy_weight", -1e-4),
+        ("skip_weight", -0.8),
+    ],
 )
 def test_impossible_settings_fail_with_the_key_named(field, value):
     with pytest.raises(ConfigError, match=f"controller.{field}"):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import SEARCH_SCRIPT, search_cli
+from tests.helpers import SEARCH_SCRIPT, search_cli
 
 ARGS = [
     "dataset=digits",

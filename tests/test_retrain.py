@@ -6,13 +6,13 @@ import torch
 from rich.console import Console
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from app.config import compose_config
 from app.retrain import retrain_main
 from child.config import DigitsConfig
 from child.data import load_dataset
 from child.saved_model import load_network
 from child.trainer import accuracy
 from core.errors import ConfigError
-from tests.conftest import compose_config
 
 QUICK = ["child.epochs=2", "child.warmup_epochs=0", "child.threads=1", "progress=false"]
 

@@ -11,7 +11,7 @@ from app.tb_log import SearchLogger
 from child.result import ChildResult
 from child.spaces.macro import MacroSpace
 from core.architecture import Architecture
-from tests.conftest import TINY, run_search
+from tests.helpers import TINY, run_search
 
 
 def read_children(run_dir):

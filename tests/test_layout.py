@@ -1,0 +1,123 @@
+"""The shape of the code and the config: one-way imports, one registration, one default."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+
+import pytest
+import yaml
+
+from app.config import SCHEMAS, compose_config, typed_config
+from child.spaces import SPACES
+from tests.helpers import CONF, ROOT
+
+GROUPS = ("dataset", "search_space", "controller", "evaluator", "child", "reward")
+
+
+def imported_packages(package: str) -> dict[str, set[str]]:
+    """For every module of `package`, the top-level packages it imports."""
+    found = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("child", {"app", "controller"}),
+        ("controller", {"app", "child"}),
+        ("core", {"app", "child", "controller"}),
+    ],
+)
+def test_imports_flow_one_way(package, forbidden):
+    # core ← child, core ← controller, and app joins them; nothing reaches back into app.
+    offenders = {
+        m: sorted(n & forbidden) for m, n in imported_packages(package).items() if n & forbidden
+    }
+    assert offenders == {}
+
+
+def test_the_import_check_sees_imports():
+    assert "core" in imported_packages("controller")["controller/base.py"]
+    assert "torch" in imported_packages("child")["child/trainer.py"]
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def stated_keys(group: str, option: str) -> dict:
+    """The keys an option's YAML file sets itself (its defaults list aside)."""
+    data = yaml.safe_load((CONF / group / f"{option}.yaml").read_text()) or {}
+    return {k: v for k, v in data.items() if k != "defaults"}
+
+
+@pytest.mark.parametrize(
+    ("group", "option"), [(g, o) for g in GROUPS for o in options(g)], ids=lambda x: x
+)
+def test_every_option_composes_and_states_only_what_it_changes(group, option):
+    cfg = typed_config(compose_config([f"{group}={option}"]))
+    node = getattr(cfg, group)
+    schema = type(node)
+    defaults = dataclasses.asdict(schema())
+    values = dataclasses.asdict(node)
+    stated = stated_keys(group, option)
+    if group == "controller" and option == "zoph":
+        assert cfg.reward.name == "zoph"  # the preset brings its paper's reward
+    # Inherited presets (controller=enas from lstm, child=final from default) state their
+    # changes too; every other value is the schema's own default.
+    for key, value in values.items():
+        if key in stated:
+            assert (
+                value == pytest.approx(stated[key])
+                if isinstance(value, float)
+                else value == stated[key]
+            )
+            assert stated[key] != defaults[key], f"{group}/{option}.yaml restates {key}"
+        else:
+            assert value == defaults[key], f"{group}={option} changed {key} without stating it"
+
+
+def test_each_group_option_has_a_schema_and_each_schema_an_option():
+    for group in ("dataset", "search_space", "reward"):
+        assert options(group) == sorted(SCHEMAS[group]), group
+    names = {
+        typed_config(compose_config([f"controller={o}"])).controller.name
+        for o in options("controller")
+    }
+    assert names == set(SCHEMAS["controller"])
+
+
+def test_the_paper_presets_keep_the_papers_values():
+    enas = typed_config(compose_config(["controller=enas"])).controller
+    assert (enas.hidden_size, enas.lr, enas.tanh_constant, enas.entropy_weight) == (
+        64,
+        1e-3,
+        1.5,
+        1e-4,
+    )
+    assert (enas.baseline_decay, enas.skip_target, enas.skip_weight) == (0.99, 0.4, 0.8)
+    zoph = typed_config(compose_config(["controller=zoph"]))
+    assert (zoph.controller.hidden_size, zoph.controller.num_layers, zoph.controller.lr) == (
+        35,
+        2,
+        6e-4,
+    )
+    assert (zoph.reward.window, zoph.reward.power) == (5, 3)
+
+
+def test_every_space_is_registered_once_with_its_yaml_and_everything_it_declares():
+    assert sorted(SPACES) == options("search_space")
+    for name, space in SPACES.items():
+        cfg = space.config()
+        assert cfg.name == name
+        assert space.space(cfg).name == name
+        assert callable(space.network) and callable(space.format)
