@@ -3,7 +3,7 @@
     benchmarks/gpu_smoke.sh                          # on CUDA, stopped after 3 minutes
     python benchmarks/gpu_smoke.py --device cpu --children 4   # a quick local check
 
-A real search (controller/app.py's `search_main`: LSTM controller, macro space with a 2×
+A real search (app/search.py's `search_main`: LSTM controller, macro space with a 2×
 pooling after layer 1, the default search recipe) whose data is CIFAR-10 from `--cifar-path`
 (its first `--train` images) when that folder exists, and otherwise SYNTHETIC tensors of
 CIFAR-10's shape (`dataset=synthetic`: 3×32×32, 10 classes, class templates plus noise; see

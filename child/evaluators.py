@@ -20,7 +20,7 @@ from child.networks import count_params
 from child.result import ChildResult, Status
 from child.rewards import Reward
 from child.spaces import SpaceConfig, build_network
-from child.trainer import train
+from child.trainer import torch_threads, train
 from core.architecture import Architecture
 
 
@@ -61,7 +61,9 @@ def evaluate_child(
     """Build, train and score one child; a failure is recorded in the result, never raised."""
     params = 0
     # A private RNG stream: the child's init, shuffling and dropout depend on its seed only.
-    with torch.random.fork_rng(devices=_cuda_devices(data)):
+    # The thread count belongs to the recipe too: CPU kernels split their sums by thread, so
+    # another count changes the last bits of the weights and, in the end, some predictions.
+    with torch_threads(child_cfg.threads), torch.random.fork_rng(devices=_cuda_devices(data)):
         torch.manual_seed(job.seed)
         try:
             net = build_network(job.arch, data.input_shape, data.num_classes, space_cfg)

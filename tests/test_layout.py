@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 import yaml
 
 from app.config import SCHEMAS, compose_config, typed_config
-from child.spaces import SPACES
+from child.spaces import SPACES, SpaceDef
+from controller.config import LSTMControllerConfig
+from controller.reinforce import ReinforceController
+from core.errors import ConfigError
 from tests.helpers import CONF, ROOT
 
 GROUPS = ("dataset", "search_space", "controller", "evaluator", "child", "reward")
@@ -121,3 +129,33 @@ def test_every_space_is_registered_once_with_its_yaml_and_everything_it_declares
         assert cfg.name == name
         assert space.space(cfg).name == name
         assert callable(space.network) and callable(space.format)
+
+
+def readme_space_module(tmp_path: Path, monkeypatch):
+    """The README's "Adding a search space" example, imported as a module."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Adding a search space") :]
+    code = section[section.index("```python\n") + len("```python\n") :]
+    path = tmp_path / "readme_mlp.py"
+    path.write_text(code[: code.index("```")])
+    spec = importlib.util.spec_from_file_location("readme_mlp", path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "readme_mlp", module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readme_example_space_is_complete_and_works(tmp_path, monkeypatch):
+    definition = readme_space_module(tmp_path, monkeypatch).SPACE
+    assert isinstance(definition, SpaceDef) and definition.name == "mlp"
+    space = definition.space(definition.config())
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(20)]
+    assert all(space.decode(space.encode(a)) == a for a in archs)
+    assert definition.format(archs[0]).startswith("mlp[")
+    net = definition.network(archs[0], (1, 8, 8), 10, definition.config())
+    assert net(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+    controller = ReinforceController(space, LSTMControllerConfig(), seed=0)
+    assert len({a for a in controller.propose(30)}) > 1
+    with pytest.raises(ConfigError, match="search_space.units"):
+        definition.space(definition.config(units=[]))

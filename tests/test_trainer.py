@@ -130,3 +130,26 @@ def test_the_trainer_does_the_arithmetic_of_a_plain_pytorch_loop():
             opt.step()
     for (name, a), b in zip(ours.state_dict().items(), plain.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_a_child_trains_with_its_recipes_threads_whatever_the_callers(monkeypatch):
+    # Why local and Ray agree at child.threads=N: the child, not its caller, sets the count.
+    recipe = ChildConfig(epochs=1, threads=1)
+    job = ChildJob(0, ARCH, 3)
+    seen = []
+
+    def counting_train(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr("child.evaluators.train", counting_train)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        wide = evaluate_child(job, DIGITS, SPACE_CFG, recipe, ValAccReward())
+        torch.set_num_threads(1)
+        narrow = evaluate_child(job, DIGITS, SPACE_CFG, recipe, ValAccReward())
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 1]
+    assert wide.val_curve == narrow.val_curve

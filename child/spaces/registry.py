@@ -28,7 +28,6 @@ if TYPE_CHECKING:  # the registry itself does not need torch
     from torch import nn
 
 
-
 class SpaceConfig(Protocol):
     """A space's config (the dataclass its `SpaceDef` declares): at least its `name`."""
 
