@@ -22,6 +22,7 @@ from child.config import (
     ChildConfig,
     LocalEvaluatorConfig,
     RayEvaluatorConfig,
+    SharedEvaluatorConfig,
     TableEvaluatorConfig,
 )
 from child.data import DATASETS
@@ -83,6 +84,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "local": LocalEvaluatorConfig,
         "ray": RayEvaluatorConfig,
         "table": TableEvaluatorConfig,
+        "shared": SharedEvaluatorConfig,
     },
     "child": {"child": ChildConfig},
     "reward": REWARDS,

@@ -78,6 +78,29 @@ class SearchProgress:
             markup=False,
         )
 
+    def epoch_done(
+        self,
+        epoch: int,
+        epochs: int,
+        train_loss: float,
+        reward_mean: float,
+        entropy: float | None,
+        param_free: float,
+    ) -> None:
+        """After a shared-weight epoch (evaluator=shared): the bar, or one line."""
+        self.progress.update(
+            self.task, completed=epoch, status=f"loss {train_loss:.3f}  reward {reward_mean:.4f}"
+        )
+        if self.live or not self.enabled:
+            return
+        extra = f" | entropy {entropy:.2f}" if entropy is not None else ""
+        self.console.print(
+            f"epoch {epoch:3d}/{epochs} | supernet loss {train_loss:.4f} | reward mean "
+            f"{reward_mean:.4f}{extra} | parameter-free {100 * param_free:.0f}%",
+            highlight=False,
+            markup=False,
+        )
+
 
 def summary_table(rows: Sequence[tuple[str, str]], title: str) -> Table:
     """A two-column table of (what, value) rows."""

@@ -33,6 +33,7 @@ class SearchState:
     controller_seconds: float = 0.0
     lines: int = 0
     best: dict[str, Any] | None = None
+    epoch: int = 0  # shared-weight epochs done (evaluator=shared only)
 
     @property
     def best_reward(self) -> float:
@@ -159,13 +160,7 @@ class Search:
 
     def _record(self, result: ChildResult, cached: bool) -> None:
         s = self.state
-        record = {
-            "sample": s.lines,
-            "step": s.step + 1,
-            **result.to_dict(),
-            "cached": cached,
-            "arch_str": format_arch(result.arch),
-        }
+        record = child_record(result, s.lines, s.step + 1, cached)
         self.files.append_child(record)
         s.lines += 1
         if not cached and result.status != Status.OK:
@@ -180,6 +175,17 @@ class Search:
         self.files.save_checkpoint(
             {"version": 1, "state": asdict(self.state), "controller": self.controller.state_dict()}
         )
+
+
+def child_record(result: ChildResult, sample: int, step: int, cached: bool) -> dict[str, Any]:
+    """The children.jsonl line of `result`: the `sample`-th line, proposed at controller `step`."""
+    return {
+        "sample": sample,
+        "step": step,
+        **result.to_dict(),
+        "cached": cached,
+        "arch_str": format_arch(result.arch),
+    }
 
 
 def restore_state(checkpoint: dict[str, Any]) -> SearchState:

@@ -10,6 +10,7 @@ import numpy as np
 from app.config import SearchConfig
 from child.data import DataSplits, load_dataset
 from child.evaluators import Evaluator, LocalEvaluator
+from child.shared_evaluator import SharedEvaluator
 from child.spaces import SpaceConfig, build_space, format_arch
 from child.trainer import resolve_device
 from controller.base import Controller
@@ -17,7 +18,7 @@ from controller.factory import build_controller
 from core.errors import ConfigError
 from core.space import SearchSpace
 
-EVALUATORS = ("local", "ray", "table")
+EVALUATORS = ("local", "ray", "table", "shared")
 
 
 @dataclass
@@ -58,6 +59,9 @@ def build_evaluator(cfg: SearchConfig, space_cfg: SpaceConfig) -> tuple[Evaluato
 
         data = load_dataset(cfg.dataset, cfg.seed)  # workers move it to their own device
         return RayEvaluator(cfg.evaluator, data, space_cfg, cfg.child, cfg.reward), data
+    if name == "shared":
+        data = load_data(cfg)
+        return SharedEvaluator(cfg.evaluator, data, space_cfg, cfg.seed), data
     raise ConfigError(f"evaluator.name={name!r} is unknown: expected one of {EVALUATORS}")
 
 

@@ -17,11 +17,13 @@ from app.console import SearchProgress, make_console, summary_table
 from app.loop import Search, SearchState, restore_state
 from app.parts import SearchParts, build_parts
 from app.run_files import RunFiles, atomic_write_json
+from app.shared_loop import SharedWeightSearch
 from app.tb_log import SearchLogger, flat_hparams
 from app.validate import validate
 from child.evaluators import ChildJob, child_seed, evaluate_child
 from child.result import ChildResult, Status
-from child.spaces import draw_architecture, format_arch
+from child.shared_evaluator import SharedEvaluator
+from child.spaces import draw_architecture, format_arch, space_def
 from child.trainer import resolve_device, torch_threads
 from core.errors import ConfigError
 
@@ -44,6 +46,7 @@ class Saved:
     state: SearchState
     controller: dict[str, Any]
     children: list[dict[str, Any]]
+    evaluator: dict[str, Any] | None = None  # the supernet and its optimizer (evaluator=shared)
 
 
 def load_run_config(run_dir: Path, key: str = "resume") -> SearchConfig:
@@ -120,7 +123,7 @@ def read_saved(files: RunFiles) -> Saved | None:
         controller = checkpoint["controller"]
     except (KeyError, TypeError) as err:
         raise ConfigError(f"{files.checkpoint_path} is not a search checkpoint ({err})") from err
-    return Saved(state, controller, files.read_children(state.lines))
+    return Saved(state, controller, files.read_children(state.lines), checkpoint.get("evaluator"))
 
 
 def run_search(
@@ -138,27 +141,57 @@ def run_search(
     )
     logger = SearchLogger(run_dir, parts.space, purge_step=state.step + 1 if state.step else None)
     try:
-        with SearchProgress(cfg.budget.children, enabled=cfg.progress, console=console) as bar:
-            bar.child_done(state.evaluated, 0.0, state.best_reward)
-            search = Search(
-                parts.controller,
-                parts.evaluator,
-                cfg.budget,
-                cfg.seed,
-                files,
-                logger,
-                bar,
-                cache=cfg.cache,
-                state=state,
-                history=history,
-            )
-            state = search.run()
+        if isinstance(parts.evaluator, SharedEvaluator):
+            state = search_with_shared_weights(cfg, parts, files, logger, console, state)
+        else:
+            with SearchProgress(cfg.budget.children, enabled=cfg.progress, console=console) as bar:
+                bar.child_done(state.evaluated, 0.0, state.best_reward)
+                search = Search(
+                    parts.controller,
+                    parts.evaluator,
+                    cfg.budget,
+                    cfg.seed,
+                    files,
+                    logger,
+                    bar,
+                    cache=cfg.cache,
+                    state=state,
+                    history=history,
+                )
+                state = search.run()
         summary = finish(cfg, run_dir, state, parts, logger)
     finally:
         parts.evaluator.close()
         logger.close()
     console.print(summary_table(summary_rows(summary), title="Search summary"))
     return summary
+
+
+def search_with_shared_weights(
+    cfg: SearchConfig,
+    parts: SearchParts,
+    files: RunFiles,
+    logger: SearchLogger,
+    console: Console,
+    state: SearchState,
+) -> SearchState:
+    """ENAS epochs (no cache: rewards change as the weights train), then derive."""
+    assert isinstance(parts.evaluator, SharedEvaluator)
+    epochs = parts.evaluator.cfg.recipe.epochs
+    with SearchProgress(epochs, enabled=cfg.progress, console=console) as bar:
+        search = SharedWeightSearch(
+            parts.controller,
+            parts.evaluator,
+            cfg.budget,
+            files,
+            logger,
+            bar,
+            space_def(cfg.search_space.name).param_free_ops,
+            state,
+        )
+        state = search.run()
+    search.derive()
+    return state
 
 
 def restore(
@@ -170,6 +203,8 @@ def restore(
             files.keep_children([])  # killed before the first checkpoint: start clean
         return SearchState(), []
     parts.controller.load_state_dict(saved.controller)
+    if saved.evaluator is not None:
+        parts.evaluator.load_state_dict(saved.evaluator)  # type: ignore[attr-defined]
     files.keep_children(saved.children)
     if saved.state.best is not None:
         files.write_best(saved.state.best)  # best.json may name a child the checkpoint lost
@@ -223,6 +258,8 @@ def finish(
         "favourite": format_arch(favourite) if favourite is not None else None,
         "config": asdict(cfg),
     }
+    if best and best.get("evaluation") == "shared":
+        summary["shared"] = {"epochs": state.epoch, **table_accuracies(best)}
     metrics = {
         "hparams/best_reward": state.best_reward,
         "hparams/best_val_acc": float(best["val_acc"]) if best else 0.0,
@@ -234,10 +271,28 @@ def finish(
     return summary
 
 
+def table_accuracies(best: dict[str, Any]) -> dict[str, float]:
+    """For an NB201 cell: its accuracies in the bundled NAS-Bench-201 table (else nothing).
+
+    After a shared-weight search on one's own CIFAR-10 copy, these say at once whether the
+    search collapsed (the all-skip cell scores 54.30% test after 200 epochs).
+    """
+    arch = ChildResult.from_dict(best).arch
+    if arch.space != "nb201":
+        return {}
+    from child.table import ResultTable  # reads the 15,625-row table: only when needed
+
+    table = ResultTable.from_config()
+    value = table.get(arch)
+    return {} if value is None else {f"table/{table.value_column}": value}
+
+
 def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The rows of the end-of-search table."""
     best = summary["best"] or {}
     test = summary["test_acc"]
+    if "shared" in summary:
+        return shared_summary_rows(summary)
     minutes = summary["seconds"] / 60
     rate = summary["children"] / max(minutes, 1e-9)
     duration = f"{minutes:.1f} min" if minutes >= 1 else f"{summary['seconds']:.1f} s"
@@ -252,3 +307,25 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("controller's favourite (greedy)", summary["favourite"] or "-"),
         ("run directory", summary["run_dir"]),
     ]
+
+
+def shared_summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The end-of-search table of a shared-weight search (evaluator=shared)."""
+    best, shared, test = summary["best"], summary["shared"], summary["test_acc"]
+    minutes = summary["seconds"] / 60
+    rate = summary["children"] / max(summary["seconds"], 1e-9)
+    rows = [
+        ("best architecture (derived)", best["arch_str"]),
+        ("validation accuracy (shared weights)", f"{best['val_acc']:.4f}"),
+        ("test accuracy (retrained, search recipe)", f"{test:.4f}" if test is not None else "-"),
+        ("parameters (trained alone)", f"{best['params']:,}"),
+        ("shared-weight epochs", str(shared["epochs"])),
+        ("children scored (shared weights)", f"{summary['children']} ({rate:,.1f}/s)"),
+        ("search time", f"{minutes:.1f} min" if minutes >= 1 else f"{summary['seconds']:.1f} s"),
+        ("controller's favourite (greedy)", summary["favourite"] or "-"),
+        ("run directory", summary["run_dir"]),
+    ]
+    for key, value in shared.items():
+        if key.startswith("table/"):
+            rows.insert(3, (f"NAS-Bench-201 table: {key[6:]} (looked up)", f"{100 * value:.2f}%"))
+    return rows

@@ -13,6 +13,7 @@ from torch.utils.tensorboard.summary import hparams
 from app.config import flatten_config
 from child.result import ChildResult, Status
 from child.spaces import format_arch
+from core.architecture import Architecture
 from core.space import Choice, SearchSpace
 
 
@@ -54,13 +55,23 @@ class SearchLogger:
         scalars.update({f"controller/{k}": v for k, v in controller_stats.items()})
         for tag, value in scalars.items():
             self.writer.add_scalar(tag, value, step)
-        self._log_choices(step, results)
+        self._log_choices(step, [r.arch for r in results])
 
-    def _log_choices(self, step: int, results: Sequence[ChildResult]) -> None:
+    def log_epoch(
+        self, epoch: int, scalars: Mapping[str, float], archs: Sequence[Architecture]
+    ) -> None:
+        """Per-epoch scalars (x-axis: epoch) and histograms of the epoch's sampled choices."""
+        for tag, value in scalars.items():
+            self.writer.add_scalar(tag, value, epoch)
+        self._log_choices(epoch, archs, prefix="epoch_choices")
+
+    def _log_choices(
+        self, step: int, archs: Sequence[Architecture], prefix: str = "choices"
+    ) -> None:
         values: dict[str, list[int]] = {}
         sizes: dict[str, int] = {}
-        for result in results:
-            for decision, answer in self.space.walk(self.space.encode(result.arch)):
+        for arch in archs:
+            for decision, answer in self.space.walk(self.space.encode(arch)):
                 if isinstance(decision, Choice):
                     values.setdefault(decision.name, []).append(answer[0])
                     sizes[decision.name] = len(decision.options)
@@ -72,7 +83,7 @@ class SearchLogger:
         for name, chosen in values.items():
             if chosen:
                 bins = np.arange(sizes[name] + 1) - 0.5
-                self.writer.add_histogram(f"choices/{name}", np.array(chosen), step, bins=bins)
+                self.writer.add_histogram(f"{prefix}/{name}", np.array(chosen), step, bins=bins)
 
     def log_best(self, step: int, result: ChildResult) -> None:
         """The new best architecture, as text."""

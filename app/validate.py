@@ -13,9 +13,15 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from app.config import SearchConfig
-from child.config import RayEvaluatorConfig, TableEvaluatorConfig
+from child.config import (
+    ChildConfig,
+    RayEvaluatorConfig,
+    SharedEvaluatorConfig,
+    TableEvaluatorConfig,
+)
 from child.data import check_dataset
 from child.ray_evaluator import check_ray_config
+from child.shared_evaluator import supernet_builder
 from child.spaces import build_space
 from child.trainer import check_recipe
 from controller.factory import check_controller
@@ -36,6 +42,8 @@ def validate(cfg: SearchConfig) -> None:
     build_space(cfg.search_space)
     if not isinstance(cfg.evaluator, TableEvaluatorConfig):  # a table needs no data set
         check_dataset(cfg.dataset)
+    if isinstance(cfg.evaluator, SharedEvaluatorConfig):
+        check_shared(cfg)
     if isinstance(cfg.evaluator, RayEvaluatorConfig):
         check_ray_config(cfg.evaluator)
 
@@ -73,3 +81,40 @@ def check_finite(cfg: Any, prefix: str = "") -> None:
         for item in value if isinstance(value, list | tuple) else [value]:
             if isinstance(item, float) and not math.isfinite(item):
                 raise ConfigError(f"{key}={value!r} is invalid: expected a finite number")
+
+
+# Recipe fields the supernet takes from `child.*` instead: it trains where the data is.
+UNUSED_SHARED_RECIPE = ("device", "threads", "precision", "compile", "eval_batch_size")
+
+
+def check_shared(cfg: SearchConfig) -> None:
+    """Weight sharing needs a space with a supernet, the plain accuracy reward, a sane recipe."""
+    shared = cfg.evaluator
+    supernet_builder(cfg.search_space)
+    require(
+        cfg.reward.name == "val_acc",
+        "reward",
+        cfg.reward.name,
+        "val_acc with evaluator=shared (a child's reward is its shared-weight accuracy)",
+    )
+    check_recipe(shared.recipe, key="evaluator.recipe")
+    default = ChildConfig()
+    for name in UNUSED_SHARED_RECIPE:
+        value = getattr(shared.recipe, name)
+        require(
+            value == getattr(default, name),
+            f"evaluator.recipe.{name}",
+            value,
+            f"unset: the supernet uses child.{name}",
+        )
+    require(
+        shared.controller_steps >= 1, "evaluator.controller_steps", shared.controller_steps, ">= 1"
+    )
+    require(shared.val_batch_size >= 1, "evaluator.val_batch_size", shared.val_batch_size, ">= 1")
+    require(shared.derive_samples >= 0, "evaluator.derive_samples", shared.derive_samples, ">= 0")
+    require(
+        0 <= shared.param_free_warning <= 1,
+        "evaluator.param_free_warning",
+        shared.param_free_warning,
+        "a share in [0, 1]",
+    )

@@ -106,6 +106,34 @@ class RayEvaluatorConfig:
     max_retries: int = 2  # a dead worker or a raising task is retried, then recorded as failed
 
 
+def _shared_recipe() -> ChildConfig:
+    # ENAS's macro search trained its shared weights with SGD (Nesterov), lr 0.05 on a cosine
+    # schedule, L2 2.5e-4 and gradient clipping; 20 epochs here fit a CPU in minutes.
+    return ChildConfig(epochs=20, lr=0.05, weight_decay=2.5e-4, grad_clip=5.0)
+
+
+@dataclass
+class SharedEvaluatorConfig:
+    """Weight sharing (ENAS, Pham et al. 2018): children are paths through one supernet.
+
+    Each epoch trains the shared weights for one pass over the training split, with a fresh
+    architecture from the controller for every minibatch, then makes `controller_steps`
+    controller updates, each scoring `budget.batch` children on one validation minibatch of
+    `val_batch_size`. The budget is `recipe.epochs`. At the end `derive_samples` sampled
+    architectures and the controller's greedy pick are scored on the whole validation split.
+    """
+
+    name: str = "shared"
+    # The supernet's training recipe; its epochs are the search's budget.
+    recipe: ChildConfig = field(default_factory=_shared_recipe)
+    controller_steps: int = 10  # controller updates after each epoch of shared training
+    val_batch_size: int = 256  # the validation minibatch that scores one update's children
+    derive_samples: int = 100  # architectures sampled and ranked at the end (+ the greedy one)
+    # Warn when more than this share of the sampled layers (edges) are parameter-free ops
+    # (pool, identity, skip, none): the collapse weight sharing is known for.
+    param_free_warning: float = 0.5
+
+
 @dataclass
 class TableEvaluatorConfig:
     """Look rewards up in a CSV table (`child.table`); `path` None is the bundled NB201 table."""

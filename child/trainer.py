@@ -37,37 +37,37 @@ class TrainOutcome:
     compile_seconds: float | None = None  # with torch.compile: first step, compiling included
 
 
-def check_recipe(cfg: ChildConfig) -> None:
+def check_recipe(cfg: ChildConfig, key: str = "child") -> None:
     """Raise ConfigError unless the recipe's names and numbers make sense."""
     if cfg.optimizer not in OPTIMIZERS:
-        raise ConfigError(f"child.optimizer={cfg.optimizer!r} is unknown: expected {OPTIMIZERS}")
+        raise ConfigError(f"{key}.optimizer={cfg.optimizer!r} is unknown: expected {OPTIMIZERS}")
     if cfg.schedule not in SCHEDULES:
-        raise ConfigError(f"child.schedule={cfg.schedule!r} is unknown: expected {SCHEDULES}")
+        raise ConfigError(f"{key}.schedule={cfg.schedule!r} is unknown: expected {SCHEDULES}")
     _check_precision(cfg.precision)
-    require(isinstance(cfg.compile, bool), "child.compile", cfg.compile, "true or false")
-    require(cfg.epochs >= 1, "child.epochs", cfg.epochs, "an int >= 1")
-    require(cfg.batch_size >= 1, "child.batch_size", cfg.batch_size, "an int >= 1")
-    require(cfg.eval_batch_size >= 1, "child.eval_batch_size", cfg.eval_batch_size, ">= 1")
-    require(cfg.lr > 0, "child.lr", cfg.lr, "a positive learning rate")
-    require(0 <= cfg.momentum < 1, "child.momentum", cfg.momentum, "a number in [0, 1)")
-    require(cfg.weight_decay >= 0, "child.weight_decay", cfg.weight_decay, "a number >= 0")
+    require(isinstance(cfg.compile, bool), f"{key}.compile", cfg.compile, "true or false")
+    require(cfg.epochs >= 1, f"{key}.epochs", cfg.epochs, "an int >= 1")
+    require(cfg.batch_size >= 1, f"{key}.batch_size", cfg.batch_size, "an int >= 1")
+    require(cfg.eval_batch_size >= 1, f"{key}.eval_batch_size", cfg.eval_batch_size, ">= 1")
+    require(cfg.lr > 0, f"{key}.lr", cfg.lr, "a positive learning rate")
+    require(0 <= cfg.momentum < 1, f"{key}.momentum", cfg.momentum, "a number in [0, 1)")
+    require(cfg.weight_decay >= 0, f"{key}.weight_decay", cfg.weight_decay, "a number >= 0")
     require(
         0 <= cfg.label_smoothing < 1,
-        "child.label_smoothing",
+        f"{key}.label_smoothing",
         cfg.label_smoothing,
         "a number in [0, 1)",
     )
     require(
         cfg.grad_clip >= 0,
-        "child.grad_clip",
+        f"{key}.grad_clip",
         cfg.grad_clip,
         "a max gradient norm > 0, or 0 for no clipping",
     )
-    require(cfg.threads >= 0, "child.threads", cfg.threads, "an int >= 0 (0: torch's default)")
+    require(cfg.threads >= 0, f"{key}.threads", cfg.threads, "an int >= 0 (0: torch's default)")
     resolve_device(cfg.device)
     require(
         0 <= cfg.warmup_epochs < cfg.epochs,
-        "child.warmup_epochs",
+        f"{key}.warmup_epochs",
         cfg.warmup_epochs,
         "0 <= warmup_epochs < epochs",
     )

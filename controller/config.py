@@ -23,6 +23,9 @@ class LSTMControllerConfig:
     baseline_decay: float = 0.95
     skip_target: float = 0.4  # the skip probability the KL term pulls towards
     skip_weight: float = 0.0  # weight of that KL pull; 0 = off
+    # The KL of each layer's skip probabilities, summed over its anchors, is summed over the
+    # layers (false) or averaged over them, as ENAS does (true).
+    skip_kl_average: bool = False
     grad_clip: float = 5.0  # max gradient norm; 0 turns clipping off
     # How rewards become advantages: "baseline" = R − b (b the EMA above; divided by a running
     # std of rewards when advantage_norm), "rank" = the centred rank of R among this batch and

@@ -53,12 +53,14 @@ class LSTMPolicy(nn.Module):
         temperature: float = 1.0,
         tanh_constant: float = 2.5,
         skip_target: float = 0.4,
+        skip_kl_average: bool = False,
     ) -> None:
         super().__init__()
         self.space = space
         self.temperature = temperature
         self.tanh_constant = tanh_constant
         self.skip_target = skip_target
+        self.skip_kl_average = skip_kl_average
         heads = space.heads()
         self.start = nn.Parameter(torch.empty(1, hidden_size))
         # LSTMCells rather than nn.LSTM: one step at a time is several times faster this way.
@@ -112,6 +114,7 @@ class LSTMPolicy(nn.Module):
         state = [(zeros, zeros) for _ in self.cells]
         anchors: list[torch.Tensor] = []  # LSTM outputs at the end of each layer, (rows, hidden)
         anchor_keys: list[torch.Tensor] = []  # W_prev h_j, computed once per anchor
+        skip_decisions = 0
         while (decision := self.space.next_decision(chosen[0])) is not None:
             h = self._step(inputs, state)  # (rows, hidden)
             pos = len(chosen[0])
@@ -137,6 +140,7 @@ class LSTMPolicy(nn.Module):
                 ).sum(dim=1)
                 entropy = entropy + _bernoulli_entropy(logits)
                 skip_kl = skip_kl + self._skip_kl(torch.sigmoid(logits))
+                skip_decisions += 1
                 answers = bits.long()
             for row, answer in zip(chosen, answers.tolist(), strict=True):
                 row.extend(answer)
@@ -147,6 +151,8 @@ class LSTMPolicy(nn.Module):
             len(c) != len(t) for c, t in zip(chosen, tokens, strict=True)
         ):
             raise ValueError("tokens left over after re-scoring: they do not fit the space")
+        if self.skip_kl_average and skip_decisions:
+            skip_kl = skip_kl / skip_decisions  # ENAS averages the penalty over layers
         return Rollout(chosen, log_prob, entropy, skip_kl)
 
     def _step(self, inputs: torch.Tensor, state: list[tuple[torch.Tensor, torch.Tensor]]):

@@ -48,6 +48,7 @@ class ReinforceController:
                 temperature=cfg.temperature,
                 tanh_constant=cfg.tanh_constant,
                 skip_target=cfg.skip_target,
+                skip_kl_average=cfg.skip_kl_average,
             )
         self.optimizer = torch.optim.Adam(
             self.policy.parameters(), lr=cfg.lr, betas=(cfg.adam_beta1, 0.999)

@@ -71,6 +71,12 @@ BAD_SEARCHES = [
     (["controller.lrr=0.1"], "controller.lrr"),
     (["budget.batch=500"], "budget.batch"),
     (["search_space.pool_after=[9]"], "search_space.pool_after"),
+    # Weight sharing: combinations that cannot work, each with its reason.
+    (["evaluator=shared", "search_space=layers"], "no one set of weights serves all paths"),
+    (["evaluator=shared", "reward=zoph"], "shared-weight accuracy"),
+    (["evaluator=shared", "evaluator.recipe.device=cpu"], "evaluator.recipe.device"),
+    (["evaluator=shared", "evaluator.controller_steps=0"], "evaluator.controller_steps"),
+    (["evaluator=shared", "evaluator.address=auto"], "evaluator.address"),
 ]
 
 

@@ -86,7 +86,8 @@ def test_a_failing_task_is_retried_then_recorded_as_a_failed_child(tmp_path, loc
 @pytest.mark.slow
 def test_ctrl_c_stops_the_search_and_ray_then_resume_finishes_it(tmp_path):
     run_dir = tmp_path / "run"
-    args = [*TINY, "evaluator=ray", "budget.children=6", "budget.batch=2", "test_best=false"]
+    # 12 children: a loaded machine must not finish the search before the signal lands.
+    args = [*TINY, "evaluator=ray", "budget.children=12", "budget.batch=2", "test_best=false"]
     proc = subprocess.Popen(
         [sys.executable, str(SEARCH_SCRIPT), *args, f"hydra.run.dir={run_dir}"],
         cwd=tmp_path,
@@ -105,4 +106,4 @@ def test_ctrl_c_stops_the_search_and_ray_then_resume_finishes_it(tmp_path):
 
     resumed = search_cli(f"resume={run_dir}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    assert json.loads((run_dir / "summary.json").read_text())["children"] == 6
+    assert json.loads((run_dir / "summary.json").read_text())["children"] == 12

@@ -25,6 +25,7 @@ class MacroNet(nn.Module):
         num_classes: int,
         stem_width: int,
         pool_after: tuple[int, ...],
+        sum_norm: bool = False,
     ) -> None:
         super().__init__()
         self.dims = len(input_shape) - 1
@@ -32,6 +33,8 @@ class MacroNet(nn.Module):
         self.stem = conv_bn_relu(input_shape[0], stem_width, self.dims, kernel=3)
         self.layers = nn.ModuleList()
         self.skip_projections = nn.ModuleList()
+        self.sum_norms = nn.ModuleDict()  # layer index → BatchNorm after its skips are added
+        batch_norm = nn.BatchNorm1d if self.dims == 1 else nn.BatchNorm2d
         self.inputs = [layer.inputs for layer in arch.layers]
         widths: list[int] = []
         c_in = stem_width
@@ -43,6 +46,8 @@ class MacroNet(nn.Module):
                     {str(j): projection(widths[j], width, self.dims) for j in layer.inputs}
                 )
             )
+            if sum_norm and layer.inputs:
+                self.sum_norms[str(len(widths))] = batch_norm(width)
             widths.append(width)
             c_in = width
         self.classifier = nn.Linear(c_in, num_classes)
@@ -62,6 +67,8 @@ class MacroNet(nn.Module):
             y = op(x)
             for j in self.inputs[i]:
                 y = y + self.skip_projections[i][str(j)](self._match_size(outputs[j], j, i))
+            if str(i) in self.sum_norms:
+                y = self.sum_norms[str(i)](y)
             if i in self.pool_after:
                 y = (F.max_pool1d if self.dims == 1 else F.max_pool2d)(y, 2, ceil_mode=True)
             outputs.append(y)

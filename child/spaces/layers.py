@@ -269,4 +269,9 @@ SPACE = SpaceDef(
     network=build_layers_network,
     format=format_layers,
     draw=draw_layers,
+    no_supernet_reason=(
+        "a layer's type decides whether later layers see feature maps or flat vectors and "
+        "changes the shapes every later weight needs, so no one set of weights serves all paths"
+    ),
+    param_free_ops=frozenset({"pool", "dropout"}),
 )

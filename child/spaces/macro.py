@@ -16,6 +16,7 @@ from torch import nn
 from child.diagram import macro_figure
 from child.networks.macro import MacroNet
 from child.spaces.registry import SpaceDef
+from child.supernet import MacroSupernet
 from core.architecture import Architecture, Layer
 from core.errors import require
 from core.space import Choice, Decision, SearchSpace, SkipChoice
@@ -34,6 +35,9 @@ class MacroSpaceConfig:
     skips: bool = True  # layer i may take inputs from any layer j < i (anchor points)
     stem_width: int = 16  # channels of the fixed conv3 stem before the searched layers
     pool_after: list[int] = field(default_factory=list)  # fixed 2× reductions after these layers
+    # BatchNorm after a layer's skip inputs are added to its output, as ENAS does: without it a
+    # deep net with many skips sums to outputs hundreds of times larger than its input.
+    sum_norm: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,16 @@ def build_macro_network(
     arch: Architecture, input_shape: tuple[int, ...], num_classes: int, cfg: MacroSpaceConfig
 ) -> nn.Module:
     """The macro network of `arch`, with the stem width and fixed reductions of `cfg`."""
-    return MacroNet(arch, input_shape, num_classes, cfg.stem_width, tuple(cfg.pool_after))
+    return MacroNet(
+        arch, input_shape, num_classes, cfg.stem_width, tuple(cfg.pool_after), cfg.sum_norm
+    )
+
+
+def build_macro_supernet(
+    cfg: MacroSpaceConfig, input_shape: tuple[int, ...], num_classes: int
+) -> MacroSupernet:
+    """The weight-sharing supernet of the macro space `cfg` (evaluator=shared)."""
+    return MacroSupernet(MacroSpace.from_config(cfg), cfg, input_shape, num_classes)
 
 
 def draw_macro(arch: Architecture) -> Figure:
@@ -172,4 +185,6 @@ SPACE = SpaceDef(
     space=MacroSpace.from_config,
     network=build_macro_network,
     draw=draw_macro,
+    supernet=build_macro_supernet,
+    param_free_ops=frozenset({"maxpool3", "avgpool3", "identity"}),
 )

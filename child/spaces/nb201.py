@@ -20,6 +20,7 @@ from torch import nn
 from child.diagram import cell_figure
 from child.networks.nb201 import NB201_EDGES, NUM_NODES, NB201Net
 from child.spaces.registry import SpaceDef
+from child.supernet import NB201Supernet
 from core.architecture import Architecture, Layer
 from core.errors import require
 from core.space import Choice, Decision, SearchSpace
@@ -204,6 +205,13 @@ def build_nb201_network(
     return NB201Net(edge_ops(arch), input_shape, num_classes, cfg.channels, cfg.cells_per_stage)
 
 
+def build_nb201_supernet(
+    cfg: NB201SpaceConfig, input_shape: tuple[int, ...], num_classes: int
+) -> NB201Supernet:
+    """The weight-sharing supernet of `cfg`: every op on every edge of every cell."""
+    return NB201Supernet(NB201Space.from_config(cfg), cfg, input_shape, num_classes)
+
+
 def draw_nb201(arch: Architecture) -> Figure:
     """The cell: four nodes in a row and six labelled edges between them."""
     return cell_figure(to_nb201_string(arch), edge_ops(arch), NB201_EDGES, NUM_NODES)
@@ -216,4 +224,6 @@ SPACE = SpaceDef(
     network=build_nb201_network,
     format=to_nb201_string,
     draw=draw_nb201,
+    supernet=build_nb201_supernet,
+    param_free_ops=frozenset({"none", "skip_connect", "avg_pool_3x3"}),
 )

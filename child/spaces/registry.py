@@ -47,6 +47,11 @@ class SpaceDef:
     - `network`: (arch, input shape without batch, classes, config) → `nn.Module`.
     - `format`: how an architecture prints (default `str(arch)`).
     - `draw`: architecture → matplotlib `Figure` (default: a chain of `str(layer)` boxes).
+    - `supernet`: (config, input shape, classes) → a weight-sharing supernet whose
+      `forward(x, arch)` runs one path (`evaluator=shared`); None when the space cannot share
+      weights, and `no_supernet_reason` then says why.
+    - `param_free_ops`: the ops without parameters, whose share the shared-weight search
+      watches (weight sharing is known to collapse onto them).
     """
 
     name: str
@@ -55,6 +60,9 @@ class SpaceDef:
     network: NetworkBuilder
     format: Callable[[Architecture], str] = str
     draw: Callable[[Architecture], Figure] | None = None
+    supernet: Callable[[Any, tuple[int, ...], int], nn.Module] | None = None
+    no_supernet_reason: str = "it declares no supernet"
+    param_free_ops: frozenset[str] = frozenset()
 
 
 def discover() -> Mapping[str, SpaceDef]:

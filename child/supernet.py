@@ -1,0 +1,324 @@
+"""Weight-sharing supernets (ENAS, Pham et al. 2018): every child is a path through one network.
+
+`MacroSupernet` holds one set of weights per (layer, op) of the macro space, at the largest width;
+a child of smaller widths runs on the leading slices (`weight[:c_out, :c_in]`, `[:c]` of
+depthwise and BatchNorm parameters) through `torch.nn.functional`. `NB201Supernet` holds one
+`ModuleDict` of ops per (cell, edge) of the NAS-Bench-201 skeleton. A child's forward pass touches
+only its own ops' weights, which `path_parameters(arch)` lists, so the others get no gradient.
+
+BatchNorm: every minibatch may be a different child, so running statistics would average over
+paths that see different weights; every BatchNorm here therefore normalises with the statistics
+of the current batch, in training and evaluation alike (no running buffers), and keeps only its
+learnable affine weight and bias, one per (layer, op) as the convs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from child.networks.nb201 import NB201_EDGES, NUM_NODES, ResidualReduction, nb201_op
+from core.architecture import Architecture
+
+if TYPE_CHECKING:  # the space modules build these supernets (their `SpaceDef.supernet`)
+    from child.spaces.macro import MacroSpace, MacroSpaceConfig
+    from child.spaces.nb201 import NB201Space, NB201SpaceConfig
+
+_PARAM_FREE_MACRO_OPS = ("maxpool3", "avgpool3", "identity")
+_BN_EPS = 1e-5  # nn.BatchNorm's default, so a path matches a stand-alone child's arithmetic
+
+
+def _dims_of(input_shape: tuple[int, ...]) -> int:
+    dims = len(input_shape) - 1
+    if dims not in (1, 2):
+        raise ValueError(f"supernets take 1-D (C, L) or 2-D (C, H, W) inputs, not {input_shape}")
+    return dims
+
+
+def _conv(x: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> torch.Tensor:
+    conv = F.conv1d if x.dim() == 3 else F.conv2d
+    return conv(x, weight, padding=weight.shape[-1] // 2, groups=groups)
+
+
+def _batch_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    # training=True without running buffers: batch statistics in train and eval (module docstring).
+    return F.batch_norm(x, None, None, weight, bias, training=True, eps=_BN_EPS)
+
+
+def _conv_weight(c_out: int, c_in: int, kernel: int, dims: int) -> nn.Parameter:
+    weight = nn.Parameter(torch.empty(c_out, c_in, *([kernel] * dims)))
+    nn.init.kaiming_uniform_(weight, a=math.sqrt(5))  # nn.Conv's default initialisation
+    return weight
+
+
+class _SlicedBatchNorm(nn.Module):
+    """BatchNorm's learned scale and shift at max width, run on leading channel slices."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`x` normalised with its own batch statistics."""
+        c = x.shape[1]
+        return _batch_norm(x, self.weight[:c], self.bias[:c])
+
+
+class _SlicedConvBNReLU(nn.Module):
+    """Conv (same padding, no bias) → BN → ReLU at max widths, run on leading channel slices."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, dims: int) -> None:
+        super().__init__()
+        self.weight = _conv_weight(c_out, c_in, kernel, dims)
+        self.bn_weight = nn.Parameter(torch.ones(c_out))
+        self.bn_bias = nn.Parameter(torch.zeros(c_out))
+
+    def forward(self, x: torch.Tensor, c_out: int) -> torch.Tensor:
+        """`c_out` channels from the `x.shape[1]` channels of `x`."""
+        y = _conv(x, self.weight[:c_out, : x.shape[1]])
+        return F.relu(_batch_norm(y, self.bn_weight[:c_out], self.bn_bias[:c_out]))
+
+
+class _SlicedSepConv(nn.Module):
+    """Depthwise k×k → pointwise 1×1 → BN → ReLU at max widths, run on leading channel slices."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, dims: int) -> None:
+        super().__init__()
+        self.depthwise = _conv_weight(c_in, 1, kernel, dims)
+        self.pointwise = _conv_weight(c_out, c_in, 1, dims)
+        self.bn_weight = nn.Parameter(torch.ones(c_out))
+        self.bn_bias = nn.Parameter(torch.zeros(c_out))
+
+    def forward(self, x: torch.Tensor, c_out: int) -> torch.Tensor:
+        """`c_out` channels from the `x.shape[1]` channels of `x`."""
+        c_in = x.shape[1]
+        y = _conv(x, self.depthwise[:c_in], groups=c_in)
+        y = _conv(y, self.pointwise[:c_out, :c_in])
+        return F.relu(_batch_norm(y, self.bn_weight[:c_out], self.bn_bias[:c_out]))
+
+
+def _macro_op(op: str, c_in: int, c_out: int, dims: int) -> nn.Module | None:
+    """The shared weights of macro op `op`, or None for the parameter-free pools and identity."""
+    if op.startswith("conv"):
+        return _SlicedConvBNReLU(c_in, c_out, int(op[4:]), dims)
+    if op.startswith("sep"):
+        return _SlicedSepConv(c_in, c_out, int(op[3:]), dims)
+    return None
+
+
+class MacroSupernet(nn.Module):
+    """The macro space as one network: shared, width-sliced weights per (layer, op)."""
+
+    def __init__(
+        self,
+        space: MacroSpace,
+        cfg: MacroSpaceConfig,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+    ) -> None:
+        super().__init__()
+        self.space = space  # built from cfg, which it checked
+        self.dims = _dims_of(tuple(input_shape))
+        self.pool_after = frozenset(cfg.pool_after)
+        self.stem_width = cfg.stem_width
+        self.max_width = max(cfg.widths)
+        self.stem = _SlicedConvBNReLU(input_shape[0], cfg.stem_width, 3, self.dims)
+        has_param_free = any(op in _PARAM_FREE_MACRO_OPS for op in cfg.ops)
+        self.layer_ops = nn.ModuleList()
+        self.width_projections = nn.ModuleList()
+        self.skip_projections = nn.ModuleList()
+        for i in range(cfg.num_layers):
+            # Layer 0 always reads the stem, so its weights need only stem_width input channels.
+            c_in = cfg.stem_width if i == 0 else self.max_width
+            shared = {op: _macro_op(op, c_in, self.max_width, self.dims) for op in cfg.ops}
+            self.layer_ops.append(nn.ModuleDict({k: m for k, m in shared.items() if m is not None}))
+            if has_param_free:  # only pools and identity ever need a width projection
+                self.width_projections.append(_SlicedConvBNReLU(c_in, self.max_width, 1, self.dims))
+            self.skip_projections.append(
+                nn.ModuleList(
+                    _SlicedConvBNReLU(self.max_width, self.max_width, 1, self.dims)
+                    for _ in range(i if cfg.skips else 0)
+                )
+            )
+        # As MacroNet with sum_norm: BatchNorm (batch statistics) after a layer's skip sum.
+        self.sum_norm = cfg.sum_norm
+        self.sum_norms = nn.ModuleList(
+            _SlicedBatchNorm(self.max_width) for _ in range(cfg.num_layers if cfg.sum_norm else 0)
+        )
+        self.classifier = nn.Linear(self.max_width, num_classes)
+
+    def _plan(self, arch: Architecture) -> list[tuple[str, int, int, tuple[int, ...]]]:
+        """(op, c_in, c_out, skip inputs) per layer; raises ValueError if `arch` is not ours."""
+        space = self.space
+        if arch.space != space.name or len(arch.layers) != space.num_layers:
+            raise ValueError(
+                f"{arch} is not a {space.num_layers}-layer {space.name} architecture "
+                f"for this supernet"
+            )
+        plan, c_in = [], self.stem_width
+        for i, layer in enumerate(arch.layers):
+            if layer.op not in space.ops:
+                raise ValueError(
+                    f"layer {i} op {layer.op!r} is not among the supernet's ops "
+                    f"({', '.join(space.ops)})"
+                )
+            width = layer.param("width")
+            if width not in space.widths:
+                raise ValueError(
+                    f"layer {i} width {width!r} is not among the supernet's widths "
+                    f"{list(space.widths)}"
+                )
+            if any(not 0 <= j < i for j in layer.inputs) or (layer.inputs and not space.skips):
+                raise ValueError(f"layer {i} ({layer}) has skip inputs this supernet cannot make")
+            plan.append((layer.op, c_in, int(width), layer.inputs))
+            c_in = int(width)
+        return plan
+
+    def _match_size(self, x: torch.Tensor, source: int, target: int) -> torch.Tensor:
+        # As MacroNet: a skip crossing fixed reductions is average-pooled by the same factor.
+        factor = 2 ** sum(1 for k in range(source + 1, target) if k in self.pool_after)
+        if factor == 1:
+            return x
+        pool = F.avg_pool1d if self.dims == 1 else F.avg_pool2d
+        return pool(x, factor, ceil_mode=True)
+
+    def _layer_op(self, i: int, op: str, x: torch.Tensor, c_out: int) -> torch.Tensor:
+        if op in self.layer_ops[i]:
+            return self.layer_ops[i][op](x, c_out)
+        if op == "maxpool3":
+            x = (F.max_pool1d if self.dims == 1 else F.max_pool2d)(x, 3, stride=1, padding=1)
+        elif op == "avgpool3":
+            pool = F.avg_pool1d if self.dims == 1 else F.avg_pool2d
+            x = pool(x, 3, stride=1, padding=1, count_include_pad=False)
+        # Pools and identity keep channels: project only when the width changes, as MacroNet.
+        return x if x.shape[1] == c_out else self.width_projections[i](x, c_out)
+
+    def forward(self, x: torch.Tensor, arch: Architecture) -> torch.Tensor:
+        """Logits (N, num_classes) of child `arch`, using only its path's weights."""
+        plan = self._plan(arch)
+        x = self.stem(x, self.stem_width)
+        outputs: list[torch.Tensor] = []
+        for i, (op, _, c_out, inputs) in enumerate(plan):
+            y = self._layer_op(i, op, x, c_out)
+            for j in inputs:
+                skip = self._match_size(outputs[j], j, i)
+                if plan[j][2] != c_out:
+                    skip = self.skip_projections[i][j](skip, c_out)
+                y = y + skip
+            if self.sum_norm and inputs:
+                y = self.sum_norms[i](y)
+            if i in self.pool_after:
+                y = (F.max_pool1d if self.dims == 1 else F.max_pool2d)(y, 2, ceil_mode=True)
+            outputs.append(y)
+            x = y
+        c_last = plan[-1][2]
+        return F.linear(
+            x.flatten(2).mean(dim=2), self.classifier.weight[:, :c_last], self.classifier.bias
+        )
+
+    def path_parameters(self, arch: Architecture) -> list[nn.Parameter]:
+        """Exactly the (whole, unsliced) parameters that `forward(x, arch)` uses."""
+        plan = self._plan(arch)
+        modules: list[nn.Module] = [self.stem]
+        for i, (op, c_in, c_out, inputs) in enumerate(plan):
+            if op in self.layer_ops[i]:
+                modules.append(self.layer_ops[i][op])
+            elif c_in != c_out:
+                modules.append(self.width_projections[i])
+            modules.extend(self.skip_projections[i][j] for j in inputs if plan[j][2] != c_out)
+            if self.sum_norm and inputs:
+                modules.append(self.sum_norms[i])
+        modules.append(self.classifier)
+        return [p for m in modules for p in m.parameters()]
+
+
+def _batch_stats_only(module: nn.Module) -> nn.Module:
+    """`module` with every BatchNorm replaced by one without running statistics (see top)."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm1d | nn.BatchNorm2d):
+            fresh = type(child)(child.num_features, eps=child.eps, track_running_stats=False)
+            setattr(module, name, fresh)
+        else:
+            _batch_stats_only(child)
+    return module
+
+
+class NB201Supernet(nn.Module):
+    """The NAS-Bench-201 skeleton with every op on every edge of every cell; a child picks one."""
+
+    def __init__(
+        self,
+        space: NB201Space,
+        cfg: NB201SpaceConfig,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+    ) -> None:
+        super().__init__()
+        self.space = space  # built from cfg, which it checked
+        dims = _dims_of(tuple(input_shape))
+        conv = {1: nn.Conv1d, 2: nn.Conv2d}[dims]
+        bn = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}[dims]
+        c = cfg.channels
+        self.stem = nn.Sequential(
+            conv(input_shape[0], c, 3, padding=1, bias=False), bn(c, track_running_stats=False)
+        )
+        self.reductions = nn.ModuleList()
+        self.stages = nn.ModuleList()
+        for stage in range(3):
+            if stage > 0:
+                self.reductions.append(_batch_stats_only(ResidualReduction(c, 2 * c, dims)))
+                c *= 2
+            # One ModuleDict of all ops per (cell, edge): cells share nothing with each other.
+            self.stages.append(
+                nn.ModuleList(
+                    nn.ModuleList(
+                        nn.ModuleDict(
+                            {op: _batch_stats_only(nb201_op(op, c, dims)) for op in cfg.ops}
+                        )
+                        for _ in NB201_EDGES
+                    )
+                    for _ in range(cfg.cells_per_stage)
+                )
+            )
+        self.lastact = nn.Sequential(bn(c, track_running_stats=False), nn.ReLU(inplace=False))
+        self.classifier = nn.Linear(c, num_classes)
+
+    def _ops(self, arch: Architecture) -> tuple[str, ...]:
+        """The six edge ops of `arch`; raises ValueError if it is not an architecture of ours."""
+        # encode raises ValueError for another space, a malformed cell or an op not in the space.
+        return tuple(self.space.ops[token] for token in self.space.encode(arch))
+
+    def forward(self, x: torch.Tensor, arch: Architecture) -> torch.Tensor:
+        """Logits (N, num_classes) of child `arch`, using only its ops on every edge."""
+        ops = self._ops(arch)
+        x = self.stem(x)
+        for stage, cells in enumerate(self.stages):
+            if stage > 0:
+                x = self.reductions[stage - 1](x)
+            for edges in cells:
+                nodes = [x]
+                for target in range(1, NUM_NODES):
+                    terms = [
+                        edges[e][ops[e]](nodes[source])
+                        for e, (t, source) in enumerate(NB201_EDGES)
+                        if t == target
+                    ]
+                    nodes.append(sum(terms[1:], terms[0]))
+                x = nodes[-1]
+        return self.classifier(self.lastact(x).flatten(2).mean(dim=2))
+
+    def path_parameters(self, arch: Architecture) -> list[nn.Parameter]:
+        """Exactly the parameters that `forward(x, arch)` uses, in forward order."""
+        ops = self._ops(arch)
+        modules: list[nn.Module] = [self.stem]
+        for stage, cells in enumerate(self.stages):
+            if stage > 0:
+                modules.append(self.reductions[stage - 1])
+            modules += [edges[e][op] for edges in cells for e, op in enumerate(ops)]
+        modules += [self.lastact, self.classifier]
+        return [p for m in modules for p in m.parameters()]

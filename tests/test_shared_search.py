@@ -1,0 +1,128 @@
+"""Weight sharing (evaluator=shared): ENAS's schedule, records, derive, baselines and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from child.shared_evaluator import SharedEvaluator
+from tests.helpers import SEARCH_SCRIPT, run_search, search_cli
+
+# A shared-weight search of seconds: 8×8 digits, a 3-layer macro space of one width.
+TINY_SHARED = [
+    "dataset=digits",
+    "evaluator=shared",
+    "search_space.num_layers=3",
+    "search_space.widths=[8]",
+    "search_space.sum_norm=true",
+    "evaluator.recipe.epochs=2",
+    "evaluator.recipe.batch_size=256",
+    "evaluator.controller_steps=2",
+    "evaluator.derive_samples=6",
+    "budget.batch=3",
+    "child.epochs=1",
+    "child.threads=1",
+]
+
+
+def rows(run_dir):
+    return [json.loads(line) for line in (run_dir / "children.jsonl").read_text().splitlines()]
+
+
+def test_the_schedule_alternates_training_and_controller_updates(tmp_path, monkeypatch):
+    events = []
+    train_step, evaluate = SharedEvaluator.train_step, SharedEvaluator.evaluate
+
+    def recording_train_step(self, arch):
+        events.append("train")
+        return train_step(self, arch)
+
+    def recording_evaluate(self, jobs):
+        events.append(f"update of {len(jobs)}")
+        return evaluate(self, jobs)
+
+    monkeypatch.setattr(SharedEvaluator, "train_step", recording_train_step)
+    monkeypatch.setattr(SharedEvaluator, "evaluate", recording_evaluate)
+    summary, printed = run_search(tmp_path, [*TINY_SHARED, "test_best=false"])
+    # digits: 1,150 training images in minibatches of 256 → 5 steps per epoch.
+    epoch = ["train"] * 5 + ["update of 3"] * 2
+    assert events == epoch * 2
+    records = rows(tmp_path)
+    assert [r["epoch"] for r in records] == [1] * 6 + [2] * 6
+    assert [r["step"] for r in records] == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]
+    assert all(r["evaluation"] == "shared" and not r["cached"] for r in records)
+    assert summary["shared"]["epochs"] == 2 and summary["children"] == 12
+    assert "validation accuracy (shared weights)" in printed
+
+    scalars = EventAccumulator(str(tmp_path)).Reload().Tags()["scalars"]
+    for tag in ("supernet/train_loss", "supernet/train_acc", "controller/param_free_share"):
+        assert tag in scalars
+    events_of = EventAccumulator(str(tmp_path)).Reload()
+    assert [e.step for e in events_of.Scalars("supernet/train_loss")] == [1, 2]
+
+
+def test_derive_ranks_the_samples_and_the_greedy_pick_on_the_whole_validation_split(tmp_path):
+    summary, _ = run_search(tmp_path, TINY_SHARED)
+    derive = json.loads((tmp_path / "derive.json").read_text())
+    ranking = derive["ranking"]
+    assert 2 <= len(ranking) <= 7  # 6 samples + the greedy pick, repeats merged
+    assert [r["rank"] for r in ranking] == list(range(1, len(ranking) + 1))
+    accuracies = [r["val_acc"] for r in ranking]
+    assert accuracies == sorted(accuracies, reverse=True)
+    assert "greedy" in {r["source"] for r in ranking}
+    # Whole validation split: 288 digits, so every accuracy is a multiple of 1/288.
+    assert all(abs(a * 288 - round(a * 288)) < 1e-6 for a in accuracies)
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert best["arch"] == ranking[0]["arch"] and best["val_acc"] == accuracies[0]
+    assert best["test_acc"] == summary["test_acc"] is not None  # retrained from scratch
+
+
+@pytest.mark.parametrize("controller", ["random", "evolution"])
+def test_the_baselines_search_with_shared_weights_too(tmp_path, controller):
+    extra = (
+        ["controller.population=4", "controller.sample_size=2"] if controller == "evolution" else []
+    )
+    summary, _ = run_search(
+        tmp_path, [*TINY_SHARED, f"controller={controller}", "test_best=false", *extra]
+    )
+    assert summary["controller"] == controller and summary["children"] == 12
+    assert (tmp_path / "derive.json").exists()
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_matches_a_search_never_stopped(tmp_path):
+    args = [*TINY_SHARED, "evaluator.recipe.epochs=4", "test_best=false", "seed=3"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, str(SEARCH_SCRIPT), *args, f"hydra.run.dir={killed}"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (killed / "checkpoint.pt").exists():
+        time.sleep(0.01)
+    time.sleep(0.3)  # into the second epoch
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "summary.json").exists()
+
+    resumed = search_cli(f"resume={killed}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    straight = tmp_path / "straight"
+    assert search_cli(*args, f"hydra.run.dir={straight}", cwd=tmp_path).returncode == 0
+
+    def comparable(run_dir):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows(run_dir)]
+
+    assert comparable(killed) == comparable(straight)
+    assert len(comparable(killed)) == 4 * 2 * 3
+    derived = [json.loads((d / "derive.json").read_text())["ranking"] for d in (killed, straight)]
+    assert derived[0] == derived[1]
