@@ -1,6 +1,7 @@
 """Does weight sharing rank architectures as training them alone would? (Yu et al. 2020)
 
-    python benchmarks/shared_ranking.py [--archs 40] [--epochs 10 20] [--seed 0]
+    python benchmarks/shared_ranking.py [--archs 40] [--epochs 10 20 60] [--seed 0]
+    python benchmarks/shared_ranking.py --space default --epochs 20 60    # the 4-layer macro space
 
 On MNIST-1D with the CPU ENAS preset's space (12 macro layers of width 32, BatchNorm after
 each skip sum), a supernet is trained with a uniformly random path per minibatch (random
@@ -13,7 +14,9 @@ architectures, drawn uniformly at random once, are scored twice:
 
 Reported: Kendall τ and Spearman ρ between the two, and the overlap of their top 10%. Both
 scores are validation numbers on the same split carved from the training set (the test set is
-not touched). Results go to benchmarks/results/shared_ranking.json and shared_ranking.png.
+not touched). `--space default` uses the default 4-layer macro space (widths 16/32/64, no
+BatchNorm after skip sums) instead. Results go to benchmarks/results/shared_ranking[_default].json
+and .png.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ from child.shared_evaluator import SharedEvaluator
 from child.spaces import build_space
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PRESET = ["experiment=enas_mnist1d", "controller=random"]
+SPACES = {
+    "enas": ["experiment=enas_mnist1d", "controller=random"],
+    "default": ["evaluator=shared", "controller=random"],
+}
 
 
 def stand_alone(cfg, archs, data) -> list[float]:
@@ -74,16 +80,25 @@ def main() -> None:
     parser.add_argument("--archs", type=int, default=40)
     parser.add_argument("--epochs", type=int, nargs="+", default=[10, 20])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--space", choices=sorted(SPACES), default="enas")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    cfg = typed_config(compose_config([*PRESET, f"seed={args.seed}", "child.threads=1"]))
+    overrides = [*SPACES[args.space], f"seed={args.seed}", "child.threads=1"]
+    cfg = typed_config(compose_config(overrides))
     data = load_dataset(cfg.dataset, cfg.seed)
     rng = np.random.default_rng(args.seed)
     archs = [build_space(cfg.search_space).sample(rng) for _ in range(args.archs)]
     tick = time.perf_counter()
     alone = stand_alone(cfg, archs, data)
     alone_seconds = time.perf_counter() - tick
-    results = {"archs": args.archs, "seed": args.seed, "alone": alone, "runs": []}
+    results = {
+        "space": args.space,
+        "overrides": overrides,
+        "archs": [str(a) for a in archs],
+        "seed": args.seed,
+        "alone": alone,
+        "runs": [],
+    }
     for epochs in args.epochs:
         scores, seconds = shared(cfg, archs, data, epochs, np.random.default_rng(args.seed + 1))
         run = {
@@ -102,7 +117,8 @@ def main() -> None:
     results["alone_seconds"] = round(alone_seconds, 1)
     print(f"{args.archs} architectures trained alone in {alone_seconds:.0f} s")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "shared_ranking.json").write_text(json.dumps(results, indent=2) + "\n")
+    name = "shared_ranking" if args.space == "enas" else f"shared_ranking_{args.space}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     figure = Figure(figsize=(4.5 * len(results["runs"]), 4.2))
     for k, run in enumerate(results["runs"]):
         ax = figure.add_subplot(1, len(results["runs"]), k + 1)
@@ -111,7 +127,7 @@ def main() -> None:
         ax.set_ylabel("val. accuracy with shared weights")
         ax.set_title(f"{run['epochs']} supernet epochs: τ = {run['kendall_tau']:.2f}")
     figure.tight_layout()
-    figure.savefig(RESULTS / "shared_ranking.png", dpi=100)
+    figure.savefig(RESULTS / f"{name}.png", dpi=100)
 
 
 if __name__ == "__main__":
