@@ -28,6 +28,8 @@ BENCHMARKS = {
     "nb201_efficiency": ["nb201_efficiency.py"],
     "ray_speedup": ["ray_speedup.py"],
     "default_search": ["default_search.py"],
+    "shared_ranking": ["shared_ranking.py"],
+    "shared_ranking_default": ["shared_ranking.py", "--space", "default", "--epochs", "20", "60"],
 }
 
 

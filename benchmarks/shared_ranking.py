@@ -78,7 +78,7 @@ def main() -> None:
     """Measure, print, and save the results and the scatter plot."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", type=int, default=40)
-    parser.add_argument("--epochs", type=int, nargs="+", default=[10, 20])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[10, 20, 60])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--space", choices=sorted(SPACES), default="enas")
     args = parser.parse_args()
