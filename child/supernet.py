@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from child.networks.macro import match_size
 from child.networks.nb201 import NB201_EDGES, NUM_NODES, ResidualReduction, nb201_op
 from core.architecture import Architecture
 
@@ -179,14 +180,6 @@ class MacroSupernet(nn.Module):
             c_in = int(width)
         return plan
 
-    def _match_size(self, x: torch.Tensor, source: int, target: int) -> torch.Tensor:
-        # As MacroNet: a skip crossing fixed reductions is average-pooled by the same factor.
-        factor = 2 ** sum(1 for k in range(source + 1, target) if k in self.pool_after)
-        if factor == 1:
-            return x
-        pool = F.avg_pool1d if self.dims == 1 else F.avg_pool2d
-        return pool(x, factor, ceil_mode=True)
-
     def _layer_op(self, i: int, op: str, x: torch.Tensor, c_out: int) -> torch.Tensor:
         if op in self.layer_ops[i]:
             return self.layer_ops[i][op](x, c_out)
@@ -206,7 +199,7 @@ class MacroSupernet(nn.Module):
         for i, (op, _, c_out, inputs) in enumerate(plan):
             y = self._layer_op(i, op, x, c_out)
             for j in inputs:
-                skip = self._match_size(outputs[j], j, i)
+                skip = match_size(outputs[j], j, i, self.pool_after)
                 if plan[j][2] != c_out:
                     skip = self.skip_projections[i][j](skip, c_out)
                 y = y + skip

@@ -52,13 +52,6 @@ class MacroNet(nn.Module):
             c_in = width
         self.classifier = nn.Linear(c_in, num_classes)
 
-    def _match_size(self, x: torch.Tensor, source: int, target: int) -> torch.Tensor:
-        factor = 2 ** sum(1 for k in range(source + 1, target) if k in self.pool_after)
-        if factor == 1:
-            return x
-        pool = F.avg_pool1d if self.dims == 1 else F.avg_pool2d
-        return pool(x, factor, ceil_mode=True)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of shape (N, num_classes)."""
         x = self.stem(x)
@@ -66,7 +59,9 @@ class MacroNet(nn.Module):
         for i, op in enumerate(self.layers):
             y = op(x)
             for j in self.inputs[i]:
-                y = y + self.skip_projections[i][str(j)](self._match_size(outputs[j], j, i))
+                y = y + self.skip_projections[i][str(j)](
+                    match_size(outputs[j], j, i, self.pool_after)
+                )
             if str(i) in self.sum_norms:
                 y = self.sum_norms[str(i)](y)
             if i in self.pool_after:
@@ -74,3 +69,14 @@ class MacroNet(nn.Module):
             outputs.append(y)
             x = y
         return self.classifier(x.flatten(2).mean(dim=2))
+
+
+def match_size(
+    x: torch.Tensor, source: int, target: int, pool_after: frozenset[int]
+) -> torch.Tensor:
+    """Layer `source`'s output as a skip into layer `target`: pooled past fixed reductions."""
+    factor = 2 ** sum(1 for k in range(source + 1, target) if k in pool_after)
+    if factor == 1:
+        return x
+    pool = F.avg_pool1d if x.dim() == 3 else F.avg_pool2d
+    return pool(x, factor, ceil_mode=True)

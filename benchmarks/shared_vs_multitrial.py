@@ -1,0 +1,118 @@
+"""Weight sharing against multi-trial search, and ENAS against random sampling, on equal terms.
+
+    python benchmarks/shared_vs_multitrial.py [--seeds 0 1 2] [--children 100]
+
+On MNIST-1D's 12-layer macro space (width 32, BatchNorm after skip sums: the space of
+`experiment=enas_mnist1d`, where training every child is slowest), for each seed, interleaved so
+that machine drift hits every method alike, and all with one thread:
+
+- ENAS: `experiment=enas_mnist1d` (controller=enas, 60 supernet epochs), then its derived best
+  retrained from scratch with `child=final` (`scripts/retrain.py run=<dir>`: 60 epochs);
+- random sampling with weight sharing: the same with `controller=random`;
+- multi-trial: the default LSTM controller on the same space, `--children` children trained
+  alone with the 5-epoch search recipe, then its best retrained the same way.
+
+Reported per method: search wall time, retraining wall time, and the TEST accuracy of the
+retrained best (mean ± std over seeds), the search-time validation accuracy of what each search
+picked, and the share of parameter-free ops in the final policy's greedy pick and samples.
+Results go to benchmarks/results/shared_vs_multitrial.json after every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from app.config import compose_config
+from app.retrain import retrain_main
+from app.search import search_main
+from core.architecture import Architecture
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SPACE = ["search_space.num_layers=12", "search_space.widths=[32]", "search_space.sum_norm=true"]
+METHODS = {
+    "enas (shared weights)": ["experiment=enas_mnist1d"],
+    "random + shared weights": ["experiment=enas_mnist1d", "controller=random"],
+    "multi-trial lstm": [*SPACE, "controller=lstm"],
+}
+PARAM_FREE = {"maxpool3", "avgpool3", "identity"}
+
+
+def param_free_share(archs: list[Architecture]) -> float:
+    """The share of layers whose op has no parameters."""
+    ops = [layer.op for arch in archs for layer in arch.layers]
+    return sum(op in PARAM_FREE for op in ops) / max(1, len(ops))
+
+
+def run(method: str, seed: int, children: int, root: Path) -> dict:
+    """One search and the retraining of its best; timings and accuracies."""
+    quiet = Console(file=io.StringIO())
+    overrides = [*METHODS[method], f"seed={seed}", "child.threads=1", "test_best=false"]
+    if method.startswith("multi"):
+        overrides.append(f"budget.children={children}")
+    run_dir = root / f"{method.split()[0]}-{seed}"
+    tick = time.perf_counter()
+    summary = search_main(compose_config(overrides), run_dir, quiet)
+    search_seconds = time.perf_counter() - tick
+    tick = time.perf_counter()
+    retrained = retrain_main(
+        compose_config([f"run={run_dir}", f"seed={seed}", "child.threads=1"], name="retrain"),
+        root / f"retrain-{method.split()[0]}-{seed}",
+        quiet,
+    )
+    result = {
+        "method": method,
+        "seed": seed,
+        "search_seconds": round(search_seconds, 1),
+        "retrain_seconds": round(time.perf_counter() - tick, 1),
+        "best": summary["best"]["arch_str"],
+        "search_val_acc": summary["best"]["val_acc"],
+        "test_acc": retrained["test_acc"],
+        "params": retrained["params"],
+    }
+    derive = run_dir / "derive.json"
+    if derive.exists():
+        ranking = json.loads(derive.read_text())["ranking"]
+        archs = [Architecture.from_dict(r["arch"]) for r in ranking]
+        result["param_free_share_final"] = param_free_share(archs)
+    return result
+
+
+def main() -> None:
+    """Run every method for every seed, interleaved; print and save a summary."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--children", type=int, default=100)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    results: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in args.seeds:
+            for method in METHODS:
+                results.append(run(method, seed, args.children, Path(tmp)))
+                print(json.dumps(results[-1]), flush=True)
+                RESULTS.mkdir(exist_ok=True)
+                (RESULTS / "shared_vs_multitrial.json").write_text(
+                    json.dumps({"children": args.children, "runs": results}, indent=2) + "\n"
+                )
+    for method in METHODS:
+        rows = [r for r in results if r["method"] == method]
+        tests = [r["test_acc"] for r in rows]
+        total = [r["search_seconds"] + r["retrain_seconds"] for r in rows]
+        spread = statistics.stdev(tests) if len(tests) > 1 else 0.0
+        print(
+            f"{method}: test {100 * statistics.mean(tests):.2f} ± {100 * spread:.2f}% "
+            f"(retrained, child=final), search + retrain {statistics.mean(total) / 60:.1f} min"
+        )
+
+
+if __name__ == "__main__":
+    main()
