@@ -118,9 +118,9 @@ class SharedEvaluator:
         n_val = len(self.data.val_y)
         size = min(self.cfg.val_batch_size, n_val)
         start = (self.val_updates * size) % n_val
-        index = (torch.arange(size) + start) % n_val
+        index = ((torch.arange(size) + start) % n_val).to(self.device)
         self.val_updates += 1
-        x, y = self.data.val_x[index.to(self.device)], self.data.val_y[index.to(self.device)]
+        x, y = self.data.val_x[index], self.data.val_y[index]
         for job in jobs:
             tick = time.perf_counter()
             acc = self._accuracy(job.arch, x, y)
