@@ -25,7 +25,7 @@ from core.errors import ConfigError, require
 if TYPE_CHECKING:  # child.evaluators imports torch; tables alone do not need it
     from child.evaluators import ChildJob
 
-BUNDLED_TABLE = Path(__file__).resolve().parent / "tables" / "nb201_cifar10.csv"
+BUNDLED_TABLE = Path(__file__).resolve().parent / "tables" / "nb201.csv"
 PARAMS_COLUMN = "params"
 
 
