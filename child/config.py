@@ -139,9 +139,9 @@ class TableEvaluatorConfig:
     """Look rewards up in a CSV table (`child.table`); `path` None is the bundled NB201 table."""
 
     name: str = "table"
-    path: str | None = None  # a CSV file; null = the bundled child/tables/nb201_cifar10.csv
+    path: str | None = None  # a CSV file; null = the bundled child/tables/nb201.csv
     arch_column: str = "arch"  # architectures as the space prints them (|op~0|+|op~0|op~1|+...)
-    value_column: str = "cifar10_test_acc_200ep"  # the reward's column
+    value_column: str = "cifar10_test_200ep"  # the reward's column
     scale: float = 0.01  # multiplies the column: percent -> fraction
 
 
