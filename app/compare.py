@@ -4,6 +4,11 @@ Runs are grouped by the overrides that differ between them, `seed` and `hydra.*`
 seeds of one setting form one group. Every number is over the runs of a group: the mean and the
 sample standard deviation (n − 1) of each run's best reward after a given number of evaluated
 children (cached repeats do not count). A run shorter than a budget does not contribute to it.
+
+A table search also records report columns for every child (e.g. NAS-Bench-201's 200-epoch
+test accuracies). Those are never maximised over: `--metric <report column>` follows the
+report value of the *best-by-reward* child so far, which is what a paper reports for the cell
+a search found, and the table of every comparison ends with each report column of that cell.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class Run:
     curve: tuple[float, ...]
     seconds: float
     defaults: dict[str, str] = field(default_factory=dict)
+    report: dict[str, float] = field(default_factory=dict)  # the final best-by-reward child's
 
     @property
     def children(self) -> int:
@@ -98,6 +104,15 @@ class Comparison:
     budgets: tuple[int, ...]
     groups: tuple[Group, ...]
     skipped: tuple[str, ...] = ()
+    report_columns: tuple[str, ...] = ()  # report columns every run has
+    metric_is_report: bool = False  # the metric is a report column: the incumbent's value
+
+    @property
+    def metric_label(self) -> str:
+        """What the compared number is, in words."""
+        if self.metric_is_report:
+            return f"{self.metric} of the best-by-reward child"
+        return f"best {self.metric} so far"
 
 
 # ---------------------------------------------------------------- reading run directories
@@ -208,12 +223,49 @@ def metric_values(records: Sequence[dict[str, Any]], metric: str, run_dir: Path)
     for record in records:
         value = record.get(metric)
         if not is_number(value):
+            known = report_columns(records)
+            hint = f" (report columns: {', '.join(known)})" if known else ""
             raise ConfigError(
                 f"--metric {metric!r}: child {record.get('index', '?')} of {run_dir} has "
-                f"{metric}={value!r}, expected a number"
+                f"{metric}={value!r}, expected a number{hint}"
             )
         values.append(float(value))
     return values
+
+
+def report_columns(records: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """The report columns of the records (those of a table search), in first-seen order."""
+    seen = dict.fromkeys(c for r in records for c in (r.get("report") or {}))
+    return tuple(seen)
+
+
+def incumbent_reports(records: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
+    """Per child, the report of the best-by-reward child so far (the first of equal rewards).
+
+    Failed children are never the incumbent; before the first child that did not fail, the
+    report is empty.
+    """
+    reports, best = [], None
+    for record in records:
+        ok = record.get("status", "ok") == "ok"
+        if ok and (best is None or record["reward"] > best["reward"]):
+            best = record
+        reports.append(dict((best or {}).get("report") or {}))
+    return reports
+
+
+def report_curve(records: Sequence[dict[str, Any]], column: str, run_dir: Path) -> list[float]:
+    """Per child, `column` of the best-by-reward child so far (0 before any child succeeded)."""
+    curve = []
+    for i, report in enumerate(incumbent_reports(records)):
+        value = report.get(column, 0.0 if not report else None)
+        if not is_number(value):
+            raise ConfigError(
+                f"--metric {column!r}: the best child after {i + 1} children of {run_dir} has "
+                f"no number in report column {column}"
+            )
+        curve.append(float(value))
+    return curve
 
 
 def read_seconds(run_dir: Path, records: Sequence[dict[str, Any]]) -> float:
@@ -230,14 +282,21 @@ def read_seconds(run_dir: Path, records: Sequence[dict[str, Any]]) -> float:
 
 
 def load_run(run_dir: Path, metric: str = "reward") -> Run:
-    """Read one run directory."""
+    """Read one run directory; a report column as `metric` follows the best-by-reward child."""
     records = evaluated_children(run_dir)
+    columns = report_columns(records)
+    if metric in columns and not is_number(records[0].get(metric)):
+        curve = tuple(report_curve(records, metric, run_dir))
+    else:
+        curve = best_so_far(metric_values(records, metric, run_dir))
+    final_report = incumbent_reports(records)[-1] if records else {}
     return Run(
         dir=run_dir,
         overrides=read_overrides(run_dir),
-        curve=best_so_far(metric_values(records, metric, run_dir)),
+        curve=curve,
         seconds=read_seconds(run_dir, records),
         defaults=read_defaults(run_dir),
+        report=final_report,
     )
 
 
@@ -321,7 +380,9 @@ def compare(
     if not runs:
         raise ConfigError(f"no run under {', '.join(map(str, paths))} has an evaluated child")
     chosen = tuple(budgets) if budgets else default_budgets(runs)
-    return Comparison(metric, chosen, tuple(group_runs(runs)), skipped)
+    shared = [c for c in runs[0].report if all(c in run.report for run in runs)]
+    is_report = all(metric in run.report for run in runs) and metric not in ("reward", "val_acc")
+    return Comparison(metric, chosen, tuple(group_runs(runs)), skipped, tuple(shared), is_report)
 
 
 # ---------------------------------------------------------------- table, files and plot
@@ -350,8 +411,16 @@ def table_header(comparison: Comparison) -> list[str]:
         "runs",
         *(f"{metric}@{b}" for b in comparison.budgets),
         f"final {metric}",
+        *(f"found cell: {column}" for column in comparison.report_columns),
         "wall time (mean)",
     ]
+
+
+def report_stat(group: Group, column: str) -> Stat:
+    """The group's `column` of each run's final best-by-reward child."""
+    stat = summarize([run.report[column] for run in group.runs])
+    assert stat is not None  # groups are never empty, and every run has the column
+    return stat
 
 
 def table_rows(comparison: Comparison) -> list[list[str]]:
@@ -361,13 +430,18 @@ def table_rows(comparison: Comparison) -> list[list[str]]:
         n = len(group.runs)
         cells = [format_stat(stat_at(group, b), n) for b in comparison.budgets]
         final = format_stat(final_stat(group), n)
-        rows.append([group.label, str(n), *cells, final, format_seconds(mean_seconds(group))])
+        found = [format_stat(report_stat(group, c), n) for c in comparison.report_columns]
+        rows.append(
+            [group.label, str(n), *cells, final, *found, format_seconds(mean_seconds(group))]
+        )
     return rows
 
 
 def rich_table(comparison: Comparison) -> Table:
     """The comparison as a rich table for the terminal."""
-    title = f"Best {comparison.metric} so far after N children (mean ± std over runs)"
+    title = f"{_capital(comparison.metric_label)} after N children (mean ± std over runs)"
+    if comparison.report_columns:
+        title += "; found cell = the best-by-reward child at the end, looked up in the table"
     table = Table(title=title, title_justify="left")
     for i, name in enumerate(table_header(comparison)):
         table.add_column(name, justify="left" if i == 0 else "right")
@@ -382,6 +456,10 @@ def markdown_table(comparison: Comparison) -> str:
     lines = [_md_row(header), "| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |"]
     lines += [_md_row(row) for row in table_rows(comparison)]
     return "\n".join(lines) + "\n"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _md_row(cells: Sequence[str]) -> str:
@@ -401,6 +479,7 @@ def run_json(run: Run, budgets: Sequence[int]) -> dict[str, Any]:
         "children": run.children,
         "seconds": run.seconds,
         "final": run.final,
+        "found_cell": run.report,
         "at_budgets": {str(b): run.best_after(b) for b in budgets},
         "curve": list(run.curve),
     }
@@ -416,6 +495,7 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
             "runs": len(group.runs),
             "at_budgets": {str(b): stat_json(stat_at(group, b)) for b in budgets},
             "final": stat_json(final_stat(group)),
+            "found_cell": {c: stat_json(report_stat(group, c)) for c in comparison.report_columns},
             "seconds_mean": mean_seconds(group),
             "run_details": [run_json(run, budgets) for run in group.runs],
         }
@@ -423,7 +503,9 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
     ]
     return {
         "metric": comparison.metric,
+        "metric_meaning": comparison.metric_label,
         "budgets": list(budgets),
+        "found_cell": "report columns of each run's best-by-reward child at its end",
         "std": "sample standard deviation (n - 1) across runs; null for a single run",
         "groups": groups,
         "skipped": list(comparison.skipped),
@@ -455,8 +537,8 @@ def plot_comparison(comparison: Comparison, path: Path) -> None:
     for budget in comparison.budgets:
         ax.axvline(budget, color="0.85", linewidth=0.8, zorder=0)
     ax.set_xlabel("children evaluated")
-    ax.set_ylabel(f"best {comparison.metric} so far")
-    ax.set_title(f"Best {comparison.metric} so far (mean ± 1 std over runs)")
+    ax.set_ylabel(comparison.metric_label)
+    ax.set_title(f"{_capital(comparison.metric_label)} (mean ± 1 std over runs)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")

@@ -40,6 +40,9 @@ class BudgetConfig:
     batch: int = 2  # children per controller update (M)
     minutes: float | None = None  # optional wall-clock limit
     max_samples: int | None = None  # cap on proposals, cached ones included; null = 20 × children
+    # Stop once this many proposals in a row were cached repeats: the controller has converged
+    # and would only re-propose what it has seen. 0 = never.
+    patience: int = 100
 
 
 @dataclass

@@ -34,6 +34,7 @@ class SearchState:
     lines: int = 0
     best: dict[str, Any] | None = None
     epoch: int = 0  # shared-weight epochs done (evaluator=shared only)
+    repeats: int = 0  # proposals in a row, up to now, that were cached repeats
 
     @property
     def best_reward(self) -> float:
@@ -44,6 +45,30 @@ class SearchState:
 def max_samples(budget: BudgetConfig) -> int:
     """The cap on proposals, cached ones included, that stops a converged controller."""
     return budget.max_samples if budget.max_samples is not None else 20 * budget.children
+
+
+def stop_reason(state: SearchState, budget: BudgetConfig) -> str | None:
+    """Why a search with this state stops now, in words; None while it goes on."""
+    s, b = state, budget
+    if s.evaluated >= b.children:
+        return f"budget spent: {s.evaluated} children evaluated"
+    if b.patience and s.repeats >= b.patience:
+        return (
+            f"the controller converged: its last {s.repeats} proposals were all architectures "
+            f"it had already evaluated (budget.patience={b.patience}); "
+            f"{s.evaluated} of {b.children} children evaluated"
+        )
+    if s.sampled >= max_samples(b):
+        return (
+            f"proposal cap reached: {s.sampled} proposals, cached repeats included "
+            f"(budget.max_samples); {s.evaluated} of {b.children} children evaluated"
+        )
+    if b.minutes is not None and s.seconds >= 60 * b.minutes:
+        return (
+            f"time limit reached (budget.minutes={b.minutes:g}); "
+            f"{s.evaluated} of {b.children} children evaluated"
+        )
+    return None
 
 
 class Search:
@@ -83,10 +108,8 @@ class Search:
                 self.cache[result.arch] = result
 
     def done(self) -> bool:
-        """Whether the budget (children, samples or minutes) is spent."""
-        s, b = self.state, self.budget
-        out_of_time = b.minutes is not None and s.seconds >= 60 * b.minutes
-        return s.evaluated >= b.children or s.sampled >= max_samples(b) or out_of_time
+        """Whether the budget is spent or the controller has converged (`stop_reason`)."""
+        return stop_reason(self.state, self.budget) is not None
 
     def run(self) -> SearchState:
         """Step until done; return the final state."""
@@ -112,10 +135,15 @@ class Search:
         s.controller_seconds += time.perf_counter() - tick
 
         cached = sum(cached_flags)
+        for repeat in cached_flags:
+            s.repeats = s.repeats + 1 if repeat else 0
         s.step += 1
         s.sampled += len(archs)
         s.cached += cached
-        self.logger.log_step(s.step, results, stats, s.best_reward, s.evaluated, cached)
+        best_report = (s.best or {}).get("report") or {}
+        self.logger.log_step(
+            s.step, results, stats, s.best_reward, s.evaluated, cached, best_report
+        )
         self.progress.step_done(s.step, s.evaluated, rewards, s.best_reward, stats.get("entropy"))
         log.info(
             "step %d: children %d, cached %d, reward mean %.4f max %.4f, best %.4f, stats %s",

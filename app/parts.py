@@ -46,7 +46,7 @@ def build_evaluator(cfg: SearchConfig, space_cfg: SpaceConfig) -> tuple[Evaluato
     if name == "table":
         from child.table import TableEvaluator
 
-        evaluator = TableEvaluator.from_config(cfg.evaluator)
+        evaluator = TableEvaluator.from_config(cfg.evaluator, cfg.reward)
         probe = build_space(space_cfg).sample(np.random.default_rng(0))
         if probe not in evaluator.table:
             raise ConfigError(

@@ -14,16 +14,19 @@ from rich.console import Console
 
 from app.config import SearchConfig, require_run_dir, typed_config
 from app.console import SearchProgress, make_console, summary_table
-from app.loop import Search, SearchState, restore_state
+from app.loop import Search, SearchState, restore_state, stop_reason
+from app.pareto import PARETO_PNG, front_records, front_summary, plot_front
 from app.parts import SearchParts, build_parts
 from app.run_files import RunFiles, atomic_write_json
 from app.shared_loop import SharedWeightSearch
 from app.tb_log import SearchLogger, flat_hparams
 from app.validate import validate
+from child.config import TableEvaluatorConfig
 from child.evaluators import ChildJob, child_seed, evaluate_child
 from child.result import ChildResult, Status
 from child.shared_evaluator import SharedEvaluator
 from child.spaces import draw_architecture, format_arch, space_def
+from child.table import describe_column, is_test_column
 from child.trainer import resolve_device, torch_threads
 from core.errors import ConfigError
 
@@ -163,6 +166,9 @@ def run_search(
     finally:
         parts.evaluator.close()
         logger.close()
+    stopped = summary.get("stopped")
+    if stopped and not stopped.startswith("budget spent"):
+        console.print(f"Stopped early: {stopped}.", markup=False)
     console.print(summary_table(summary_rows(summary), title="Search summary"))
     return summary
 
@@ -231,7 +237,7 @@ def test_best(cfg: SearchConfig, best: dict[str, Any], parts: SearchParts) -> fl
 def finish(
     cfg: SearchConfig, run_dir: Path, state: SearchState, parts: SearchParts, logger: SearchLogger
 ) -> dict[str, Any]:
-    """Report on the best child; write best.json, summary.json and the hparams."""
+    """Report on the best child; write best.json, summary.json, the Pareto front and hparams."""
     best = state.best
     test_acc = test_best(cfg, best, parts) if best else None
     if test_acc is not None:
@@ -250,6 +256,7 @@ def finish(
         "steps": state.step,
         "children": state.evaluated,
         "cached": state.cached,
+        "stopped": stop_reason(state, cfg.budget),
         "seconds": round(state.seconds, 2),
         "controller_seconds": round(state.controller_seconds, 4),
         "best": best,
@@ -258,21 +265,57 @@ def finish(
         "favourite": format_arch(favourite) if favourite is not None else None,
         "config": asdict(cfg),
     }
+    if isinstance(cfg.evaluator, TableEvaluatorConfig):
+        summary["table"] = table_summary(cfg.evaluator, best)
     if best and best.get("evaluation") == "shared":
         summary["shared"] = {"epochs": state.epoch, **table_accuracies(best)}
+    else:
+        summary["pareto"] = pareto(cfg, run_dir)
     metrics = {
         "hparams/best_reward": state.best_reward,
         "hparams/best_val_acc": float(best["val_acc"]) if best else 0.0,
     }
     if test_acc is not None:
         metrics["hparams/test_acc"] = test_acc
+    for column, value in ((best or {}).get("report") or {}).items():
+        metrics[f"hparams/{column}"] = value
     logger.log_hparams(flat_hparams(summary["config"]), metrics)
     atomic_write_json(run_dir / SUMMARY, summary)
     return summary
 
 
+def table_summary(table: TableEvaluatorConfig, best: dict[str, Any] | None) -> dict[str, Any]:
+    """What a table search's numbers mean: the reward's column, oracle or not, the report."""
+    return {
+        "value_column": table.value_column,
+        "value_meaning": describe_column(table.value_column),
+        "oracle": is_test_column(table.value_column),
+        "report": dict((best or {}).get("report") or {}),
+        "report_meaning": {c: describe_column(c) for c in table.report_columns},
+    }
+
+
+def pareto(cfg: SearchConfig, run_dir: Path) -> dict[str, Any] | None:
+    """The run's cost/accuracy Pareto front, also drawn into pareto.png (None without costs)."""
+    cost = "flops" if getattr(cfg.reward, "cost_metric", None) == "flops" else "params"
+    records = [r for r in RunFiles(run_dir).read_children() if not r.get("cached")]
+    front = front_records(records, cost)
+    if not front:
+        return None
+    accuracy = (
+        cfg.evaluator.value_column
+        if isinstance(cfg.evaluator, TableEvaluatorConfig)
+        else "validation accuracy (search)"
+    )
+    try:
+        plot_front(records, front, run_dir / PARETO_PNG, cost, accuracy)
+    except Exception as err:  # a picture is never worth losing a finished search
+        log.warning("could not draw the Pareto front: %s: %s", type(err).__name__, err)
+    return {"cost": cost, "accuracy": accuracy, "front": front_summary(front, cost)}
+
+
 def table_accuracies(best: dict[str, Any]) -> dict[str, float]:
-    """For an NB201 cell: its accuracies in the bundled NAS-Bench-201 table (else nothing).
+    """For an NB201 cell: its numbers in the bundled NAS-Bench-201 table (else nothing).
 
     After a shared-weight search on one's own CIFAR-10 copy, these say at once whether the
     search collapsed (the all-skip cell scores 54.30% test after 200 epochs).
@@ -284,11 +327,16 @@ def table_accuracies(best: dict[str, Any]) -> dict[str, float]:
 
     table = ResultTable.from_config()
     value = table.get(arch)
-    return {} if value is None else {f"table/{table.value_column}": value}
+    if value is None:
+        return {}
+    return {
+        f"table/{table.value_column}": value,
+        **{f"table/{column}": v for column, v in table.report(arch).items()},
+    }
 
 
 def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """The rows of the end-of-search table."""
+    """The rows of the end-of-search table; every number is labelled with what it is."""
     best = summary["best"] or {}
     test = summary["test_acc"]
     if "shared" in summary:
@@ -296,17 +344,59 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     minutes = summary["seconds"] / 60
     rate = summary["children"] / max(minutes, 1e-9)
     duration = f"{minutes:.1f} min" if minutes >= 1 else f"{summary['seconds']:.1f} s"
-    return [
-        ("best architecture", best.get("arch_str", "-")),
+    rows = [
+        ("best architecture (by reward)", best.get("arch_str", "-")),
         ("reward (search)", f"{summary['best_reward']:.4f}"),
-        ("validation accuracy (search)", f"{best.get('val_acc', 0.0):.4f}"),
-        ("test accuracy (retrained, search recipe)", f"{test:.4f}" if test is not None else "-"),
+    ]
+    if "table" in summary:
+        rows += table_rows(summary["table"], best)
+    else:
+        rows += [
+            ("validation accuracy (search)", f"{best.get('val_acc', 0.0):.4f}"),
+            (
+                "test accuracy (retrained, search recipe)",
+                f"{test:.4f}" if test is not None else "-",
+            ),
+        ]
+    rows += [
         ("parameters", f"{best['params']:,}" if best.get("params") else "-"),
         ("children evaluated / cached", f"{summary['children']} / {summary['cached']}"),
+    ]
+    stopped = summary.get("stopped")
+    if stopped and not stopped.startswith("budget spent"):
+        rows.append(("stopped early", stopped))
+    front = summary.get("pareto")
+    if front:
+        rows.append(
+            (
+                f"Pareto front ({front['cost']} vs {front['accuracy']})",
+                f"{len(front['front'])} cells, pareto.png",
+            )
+        )
+    rows += [
         ("search time", f"{duration} ({rate:,.1f} children/min)"),
         ("controller's favourite (greedy)", summary["favourite"] or "-"),
         ("run directory", summary["run_dir"]),
     ]
+    return rows
+
+
+def table_rows(table: dict[str, Any], best: dict[str, Any]) -> list[tuple[str, str]]:
+    """The looked-up numbers of a table search's best cell, each under its column's meaning."""
+    value = best.get("val_acc")
+    label = f"reward's column: {table['value_meaning']} (table)"
+    if table["oracle"]:
+        label = f"ORACLE, a test column as the reward: {table['value_meaning']} (table)"
+    rows = [(label, f"{100 * value:.2f}%" if value is not None else "-")]
+    for column, meaning in table["report_meaning"].items():
+        number = table["report"].get(column)
+        rows.append(
+            (
+                f"found cell: {meaning} (table)",
+                f"{100 * number:.2f}%" if number is not None else "-",
+            )
+        )
+    return rows
 
 
 def shared_summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
@@ -325,7 +415,8 @@ def shared_summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("controller's favourite (greedy)", summary["favourite"] or "-"),
         ("run directory", summary["run_dir"]),
     ]
-    for key, value in shared.items():
+    for key, value in reversed(shared.items()):
         if key.startswith("table/"):
-            rows.insert(3, (f"NAS-Bench-201 table: {key[6:]} (looked up)", f"{100 * value:.2f}%"))
+            label = f"NAS-Bench-201 table: {describe_column(key[6:])} ({key[6:]}, looked up)"
+            rows.insert(3, (label, f"{100 * value:.2f}%"))
     return rows

@@ -36,8 +36,13 @@ class SearchLogger:
         best_reward: float,
         evaluated: int,
         cached: int,
+        best_report: Mapping[str, float] | None = None,
     ) -> None:
-        """Scalars for one controller step: rewards, controller statistics, children, budget."""
+        """Scalars for one controller step: rewards, controller statistics, children, budget.
+
+        `best_report` holds the report columns of the best-by-reward child so far (a table
+        search's test accuracies of the found cell), logged as `best/<column>`.
+        """
         rewards = np.array([r.reward for r in results])
         ok = [r for r in results if r.status == Status.OK]
         scalars = {
@@ -53,6 +58,7 @@ class SearchLogger:
             scalars["child/params_mean"] = float(np.mean([r.params for r in ok]))
             scalars["child/seconds_mean"] = float(np.mean([r.seconds for r in ok]))
         scalars.update({f"controller/{k}": v for k, v in controller_stats.items()})
+        scalars.update({f"best/{column}": v for column, v in (best_report or {}).items()})
         for tag, value in scalars.items():
             self.writer.add_scalar(tag, value, step)
         self._log_choices(step, [r.arch for r in results])
@@ -87,8 +93,9 @@ class SearchLogger:
 
     def log_best(self, step: int, result: ChildResult) -> None:
         """The new best architecture, as text."""
+        report = "".join(f", {column} {v:.4f}" for column, v in result.report.items())
         text = (
-            f"**reward {result.reward:.4f}**, val_acc {result.val_acc:.4f}, "
+            f"**reward {result.reward:.4f}**, val_acc {result.val_acc:.4f}{report}, "
             f"params {result.params:,}, child #{result.index}\n\n`{format_arch(result.arch)}`"
         )
         self.writer.add_text("best/architecture", text, step)

@@ -39,6 +39,7 @@ def validate(cfg: SearchConfig) -> None:
     check_controller(cfg.controller)
     check_recipe(cfg.child)
     cfg.reward.check()
+    check_cost_metric(cfg)
     build_space(cfg.search_space)
     if not isinstance(cfg.evaluator, TableEvaluatorConfig):  # a table needs no data set
         check_dataset(cfg.dataset)
@@ -65,6 +66,23 @@ def check_budget(cfg: SearchConfig) -> None:
         b.max_samples,
         f"null or >= budget.children={b.children}",
     )
+    require(b.patience >= 0, "budget.patience", b.patience, "an int >= 0 (0 = never stop early)")
+
+
+def check_cost_metric(cfg: SearchConfig) -> None:
+    """A table lists params and FLOPs but no latency; only a table lists FLOPs."""
+    metric = getattr(cfg.reward, "cost_metric", None)
+    on_table = isinstance(cfg.evaluator, TableEvaluatorConfig)
+    if metric == "latency" and on_table:
+        raise ConfigError(
+            "reward.cost_metric='latency' is invalid with evaluator=table: expected params or "
+            "flops (a table lists no latency)"
+        )
+    if metric == "flops" and not on_table:
+        raise ConfigError(
+            f"reward.cost_metric='flops' is invalid with evaluator={cfg.evaluator.name}: "
+            "expected params or latency (FLOPs come from a table's flops column)"
+        )
 
 
 def check_finite(cfg: Any, prefix: str = "") -> None:

@@ -26,7 +26,9 @@ class ChildResult:
     the last epoch. A child that failed (`status` other than "ok") has reward and val_acc 0.
     `test_acc` stays None during search: test data is used only for the final report.
     `compile_seconds` is set only when the child was trained with torch.compile: the wall time
-    of its first training step, compilation included (and included in `seconds`).
+    of its first training step, compilation included (and included in `seconds`). `flops` and
+    `report` come from a table (`evaluator=table`): the child's FLOPs, and the report columns
+    looked up beside its reward (e.g. 200-epoch test accuracies), which no controller sees.
     """
 
     index: int
@@ -41,6 +43,8 @@ class ChildResult:
     test_acc: float | None = None
     latency_ms: float | None = None
     compile_seconds: float | None = None
+    flops: int | None = None
+    report: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def failed(
@@ -71,6 +75,7 @@ class ChildResult:
         data["arch"] = self.arch.to_dict()
         data["status"] = str(self.status)  # plain text: checkpoints load with weights_only
         data["val_curve"] = list(self.val_curve)
+        data["report"] = dict(self.report)
         return data
 
     @classmethod
@@ -80,4 +85,5 @@ class ChildResult:
         kwargs = {k: v for k, v in data.items() if k in names}
         kwargs["arch"] = Architecture.from_dict(data["arch"])
         kwargs["val_curve"] = tuple(data.get("val_curve", ()))
+        kwargs["report"] = dict(data.get("report") or {})
         return cls(**kwargs)

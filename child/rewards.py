@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from core.errors import require
 
-COST_METRICS = ("params", "latency")
+COST_METRICS = ("params", "latency", "flops")
 
 
 class Reward(ABC):
@@ -33,7 +33,11 @@ class Reward(ABC):
 
     @abstractmethod
     def compute(
-        self, val_curve: Sequence[float], params: int, latency_ms: float | None = None
+        self,
+        val_curve: Sequence[float],
+        params: int,
+        latency_ms: float | None = None,
+        flops: int | None = None,
     ) -> float:
         """The reward of a child whose last epochs reached `val_curve`, with its cost."""
 
@@ -45,7 +49,11 @@ class ValAccReward(Reward):
     name: str = "val_acc"
 
     def compute(
-        self, val_curve: Sequence[float], params: int, latency_ms: float | None = None
+        self,
+        val_curve: Sequence[float],
+        params: int,
+        latency_ms: float | None = None,
+        flops: int | None = None,
     ) -> float:
         """The last validation accuracy."""
         return float(val_curve[-1])
@@ -70,7 +78,11 @@ class ZophReward(Reward):
         require(self.power > 0, "reward.power", self.power, "a number > 0")
 
     def compute(
-        self, val_curve: Sequence[float], params: int, latency_ms: float | None = None
+        self,
+        val_curve: Sequence[float],
+        params: int,
+        latency_ms: float | None = None,
+        flops: int | None = None,
     ) -> float:
         """max(last `window` accuracies) ** power."""
         return float(max(val_curve[-self.window :]) ** self.power)
@@ -81,15 +93,17 @@ class CostReward(Reward):
     """`reward=cost` (MnasNet, Tan et al. 2019): `acc × (cost / target) ** w`.
 
     `w = alpha` at or under the target and `w = beta` over it (alpha 0, beta -1 is a hard-ish
-    limit). The cost is the parameter count (`cost_metric: params`, target `target_params`) or
+    limit). The cost is the parameter count (`cost_metric: params`, target `target_params`),
     the latency of one example's forward pass on the training device (`cost_metric: latency`,
-    target `target_latency_ms`).
+    target `target_latency_ms`), or the FLOPs of one example's forward pass as a table lists
+    them (`cost_metric: flops`, target `target_flops`; `evaluator=table` only).
     """
 
     name: str = "cost"
     cost_metric: str = "params"
     target_params: int = 5000
     target_latency_ms: float = 1.0
+    target_flops: int = 100_000_000
     alpha: float = 0.0
     beta: float = -0.07
 
@@ -110,15 +124,24 @@ class CostReward(Reward):
         require(
             self.target_latency_ms > 0, "reward.target_latency_ms", self.target_latency_ms, "> 0"
         )
+        require(self.target_flops >= 1, "reward.target_flops", self.target_flops, ">= 1")
 
     def compute(
-        self, val_curve: Sequence[float], params: int, latency_ms: float | None = None
+        self,
+        val_curve: Sequence[float],
+        params: int,
+        latency_ms: float | None = None,
+        flops: int | None = None,
     ) -> float:
         """The last accuracy, scaled by how far the cost is from its target."""
         if self.needs_latency:
             if latency_ms is None:
                 raise ValueError("a latency reward needs the child's measured latency")
             ratio = latency_ms / self.target_latency_ms
+        elif self.cost_metric == "flops":
+            if flops is None:
+                raise ValueError("a FLOPs reward needs the child's FLOPs (a table's flops column)")
+            ratio = flops / self.target_flops
         else:
             ratio = params / self.target_params
         weight = self.alpha if ratio <= 1.0 else self.beta

@@ -1,16 +1,19 @@
 """Tabular benchmarks: look an architecture's accuracy up instead of training it.
 
 `ResultTable` reads a CSV with one row per architecture (its string in the space's notation,
-as `format_arch` prints it) and one numeric column. `TableEvaluator` answers jobs from it in
-microseconds, which makes whole searches over NAS-Bench-201 cost seconds. The bundled table,
-`child/tables/nb201_cifar10.csv`, holds the 200-epoch CIFAR-10 *test* accuracy (in percent) of
-all 15,625 NAS-Bench-201 cells.
+as `format_arch` prints it), the column the reward is computed from (`value_column`), and any
+number of report columns, looked up beside it for every child but never learned from. The
+bundled table, `child/tables/nb201.csv` (provenance in `child/tables/README.md`), holds all
+15,625 NAS-Bench-201 cells with their 12-epoch validation and test accuracies and their
+200-epoch test accuracies on CIFAR-10, CIFAR-100 and ImageNet16-120 (in percent), and each
+cell's parameter count and FLOPs in the project's own NB201 network.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import re
 import statistics
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from child.config import TableEvaluatorConfig
 from child.result import ChildResult, Status
+from child.rewards import Reward, ValAccReward
 from child.spaces import format_arch
 from core.architecture import Architecture
 from core.errors import ConfigError, require
@@ -27,14 +31,33 @@ if TYPE_CHECKING:  # child.evaluators imports torch; tables alone do not need it
 
 BUNDLED_TABLE = Path(__file__).resolve().parent / "tables" / "nb201.csv"
 PARAMS_COLUMN = "params"
+FLOPS_COLUMN = "flops"
+COST_COLUMNS = (PARAMS_COLUMN, FLOPS_COLUMN)
+DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16": "ImageNet16-120"}
+_COLUMN_RE = re.compile(r"^(?P<data>[a-z0-9]+)_(?P<split>valid|test)_(?P<epochs>\d+)ep$")
+
+
+def is_test_column(column: str) -> bool:
+    """Whether a column holds test accuracies: used as a reward, that makes an oracle search."""
+    return "test" in column.lower().split("_")
+
+
+def describe_column(column: str) -> str:
+    """A column's meaning in words, e.g. "CIFAR-10 test accuracy after 200 epochs"."""
+    match = _COLUMN_RE.match(column)
+    if match is None:
+        return column
+    data = DATASET_NAMES.get(match["data"], match["data"])
+    split = "validation" if match["split"] == "valid" else "test"
+    return f"{data} {split} accuracy after {match['epochs']} epochs"
 
 
 class ResultTable:
-    """Architecture string → value (already multiplied by `scale`), read from a CSV file.
+    """Architecture string → value and report values (each multiplied by `scale`), from a CSV.
 
-    `path` None means the bundled NAS-Bench-201 CIFAR-10 table. A column named "params", when
-    present, gives each architecture's parameter count. Errors are `ConfigError`s naming
-    `<key_prefix>.path`, `.arch_column`, `.value_column` or `.scale`.
+    `path` None means the bundled NAS-Bench-201 table. Columns named "params" and "flops",
+    when present, give each architecture's cost. Errors are `ConfigError`s naming
+    `<key_prefix>.path`, `.arch_column`, `.value_column`, `.report_columns` or `.scale`.
     """
 
     def __init__(
@@ -44,10 +67,12 @@ class ResultTable:
         value_column: str,
         scale: float,
         key_prefix: str = "evaluator",
+        report_columns: Sequence[str] = (),
     ) -> None:
         self.path = resolve_table_path(path)
         self.arch_column = arch_column
         self.value_column = value_column
+        self.report_columns = tuple(report_columns)
         self.scale = scale
         require(
             isinstance(scale, int | float)
@@ -58,11 +83,18 @@ class ResultTable:
             scale,
             "a finite number > 0",
         )
-        self._values: dict[str, float] = {}
-        self._params: dict[str, int] = {}
+        require(
+            len(set(self.report_columns)) == len(self.report_columns),
+            f"{key_prefix}.report_columns",
+            list(self.report_columns),
+            "no column listed twice",
+        )
+        # Per architecture: the value column's number first, then the report columns'.
+        self._rows: dict[str, tuple[float, ...]] = {}
+        self._costs: dict[str, dict[str, int]] = {name: {} for name in COST_COLUMNS}
         self._read(key_prefix)
-        self._median = statistics.median(self._values.values())
-        self._best = max(self._values, key=self._values.__getitem__)
+        self._median = statistics.median(row[0] for row in self._rows.values())
+        self._best = max(self._rows, key=lambda arch: self._rows[arch][0])
 
     @classmethod
     def from_config(
@@ -70,7 +102,9 @@ class ResultTable:
     ) -> ResultTable:
         """The table of an `evaluator=table` config (None: the bundled NAS-Bench-201 table)."""
         cfg = cfg or TableEvaluatorConfig()
-        return cls(cfg.path, cfg.arch_column, cfg.value_column, cfg.scale, key_prefix)
+        return cls(
+            cfg.path, cfg.arch_column, cfg.value_column, cfg.scale, key_prefix, cfg.report_columns
+        )
 
     def _read(self, prefix: str) -> None:
         where = f"{prefix}.path"
@@ -84,61 +118,70 @@ class ResultTable:
                 reader = csv.DictReader(f)
                 columns = reader.fieldnames or []
                 require(bool(columns), where, str(self.path), "a CSV file with a header row")
-                for key, column in (
-                    (f"{prefix}.arch_column", self.arch_column),
-                    (f"{prefix}.value_column", self.value_column),
-                ):
-                    require(
-                        column in columns,
-                        key,
-                        column,
-                        f"a column of {self.path.name} ({', '.join(columns)})",
-                    )
-                has_params = PARAMS_COLUMN in columns
+                listed = f"a column of {self.path.name} ({', '.join(columns)})"
+                require(
+                    self.arch_column in columns, f"{prefix}.arch_column", self.arch_column, listed
+                )
+                require(
+                    self.value_column in columns,
+                    f"{prefix}.value_column",
+                    self.value_column,
+                    listed,
+                )
+                for column in self.report_columns:
+                    require(column in columns, f"{prefix}.report_columns", column, listed)
+                costs = [name for name in COST_COLUMNS if name in columns]
                 for row in reader:
-                    self._add(row, reader.line_num, has_params, prefix)
+                    self._add(row, reader.line_num, costs, prefix)
         except (OSError, UnicodeDecodeError, csv.Error) as err:
             raise ConfigError(
                 f"{where}={str(self.path)!r} is invalid: expected a readable CSV file "
                 f"({type(err).__name__}: {err})"
             ) from err
-        require(bool(self._values), where, str(self.path), "a CSV file with at least one row")
+        require(bool(self._rows), where, str(self.path), "a CSV file with at least one row")
 
-    def _add(self, row: dict[str, str | None], line: int, has_params: bool, prefix: str) -> None:
+    def _add(self, row: dict[str, str | None], line: int, costs: list[str], prefix: str) -> None:
         where = f"{self.path.name} line {line}"
         arch = (row.get(self.arch_column) or "").strip()
         require(bool(arch), f"{prefix}.arch_column", self.arch_column, f"no empty cell ({where})")
         require(
-            arch not in self._values,
+            arch not in self._rows,
             f"{prefix}.arch_column",
             self.arch_column,
             f"each architecture once ({arch} repeats on {where})",
         )
-        value = _number(row.get(self.value_column))
-        require(
-            value is not None,
-            f"{prefix}.value_column",
-            self.value_column,
-            f"a finite number in every row ({where} has {row.get(self.value_column)!r})",
-        )
-        self._values[arch] = value * self.scale  # type: ignore[operator]
-        if has_params:
-            params = _number(row.get(PARAMS_COLUMN))
+        values = []
+        for key, column in [
+            (f"{prefix}.value_column", self.value_column),
+            *((f"{prefix}.report_columns", c) for c in self.report_columns),
+        ]:
+            value = _number(row.get(column))
             require(
-                params is not None and params >= 0,
+                value is not None,
+                key,
+                column,
+                f"a finite number in every row ({where} has {row.get(column)!r})",
+            )
+            # Rounded: 85.8633 * 0.01 would be stored as 0.8586330000000001 in every record.
+            values.append(round(value * self.scale, 12))  # type: ignore[operator]
+        self._rows[arch] = tuple(values)
+        for name in costs:
+            cost = _number(row.get(name))
+            require(
+                cost is not None and cost >= 0,
                 f"{prefix}.path",
                 str(self.path),
-                f"a number >= 0 in the {PARAMS_COLUMN} column ({where})",
+                f"a number >= 0 in the {name} column ({where})",
             )
-            self._params[arch] = int(params)  # type: ignore[arg-type]
+            self._costs[name][arch] = int(cost)  # type: ignore[arg-type]
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._rows)
 
     def __contains__(self, arch: object) -> bool:
         if isinstance(arch, Architecture):
             arch = format_arch(arch)
-        return arch in self._values
+        return arch in self._rows
 
     @staticmethod
     def key(arch: Architecture | str) -> str:
@@ -148,22 +191,47 @@ class ResultTable:
     def value(self, arch: Architecture | str) -> float:
         """The scaled value of `arch`; raises KeyError when the table lacks it."""
         key = self.key(arch)
-        if key not in self._values:
+        if key not in self._rows:
             raise KeyError(f"{key} is not in {self.path.name}")
-        return self._values[key]
+        return self._rows[key][0]
 
     def get(self, arch: Architecture | str, default: float | None = None) -> float | None:
         """The scaled value of `arch`, or `default` when the table lacks it."""
-        return self._values.get(self.key(arch), default)
+        row = self._rows.get(self.key(arch))
+        return default if row is None else row[0]
+
+    def report(self, arch: Architecture | str) -> dict[str, float]:
+        """The scaled report values of `arch`, by column (empty when the table lacks it)."""
+        row = self._rows.get(self.key(arch))
+        return {} if row is None else dict(zip(self.report_columns, row[1:], strict=True))
+
+    def column(self, name: str) -> dict[str, float]:
+        """Architecture string → scaled value of the value column or a report column."""
+        if name == self.value_column:
+            position = 0
+        elif name in self.report_columns:
+            position = 1 + self.report_columns.index(name)
+        else:
+            raise KeyError(f"{name} is neither the value column nor a report column")
+        return {arch: row[position] for arch, row in self._rows.items()}
 
     def params(self, arch: Architecture | str) -> int:
         """The parameter count of `arch` from the table's "params" column, else 0."""
-        return self._params.get(self.key(arch), 0)
+        return self._costs[PARAMS_COLUMN].get(self.key(arch), 0)
+
+    def flops(self, arch: Architecture | str) -> int | None:
+        """The FLOPs of `arch` from the table's "flops" column (None without one)."""
+        return self._costs[FLOPS_COLUMN].get(self.key(arch))
 
     @property
     def has_params(self) -> bool:
         """Whether the table has a "params" column."""
-        return bool(self._params)
+        return bool(self._costs[PARAMS_COLUMN])
+
+    @property
+    def has_flops(self) -> bool:
+        """Whether the table has a "flops" column."""
+        return bool(self._costs[FLOPS_COLUMN])
 
     @property
     def median(self) -> float:
@@ -172,8 +240,8 @@ class ResultTable:
 
     @property
     def max(self) -> float:
-        """Largest scaled value: the global optimum (0.9437 for the bundled table)."""
-        return self._values[self._best]
+        """Largest scaled value: the global optimum of the value column."""
+        return self._rows[self._best][0]
 
     @property
     def best(self) -> str:
@@ -182,23 +250,32 @@ class ResultTable:
 
     def items(self) -> Iterator[tuple[str, float]]:
         """(architecture string, scaled value) for every row, in file order."""
-        return iter(self._values.items())
+        return ((arch, row[0]) for arch, row in self._rows.items())
 
 
 class TableEvaluator:
     """An `Evaluator` that looks each child up in a `ResultTable` instead of training it.
 
-    The reward and val_acc are the table's value; params come from the table's "params" column
-    (0 without one); seconds are 0. An architecture the table lacks fails with status "error".
+    val_acc is the value column's number, and the reward is computed from it (and the table's
+    params and FLOPs, for `reward=cost`) as a trained child's would be from its last
+    validation accuracy. The report columns ride along in `report`; the controller never sees
+    them. Seconds are 0. An architecture the table lacks fails with status "error".
     """
 
-    def __init__(self, table: ResultTable) -> None:
+    def __init__(self, table: ResultTable, reward: Reward | None = None) -> None:
         self.table = table
+        self.reward = reward or ValAccReward()
+        for metric, present in ((PARAMS_COLUMN, table.has_params), (FLOPS_COLUMN, table.has_flops)):
+            if getattr(self.reward, "cost_metric", None) == metric and not present:
+                raise ConfigError(
+                    f"reward.cost_metric={metric!r} is invalid: {table.path.name} has no "
+                    f"{metric} column"
+                )
 
     @classmethod
-    def from_config(cls, cfg: TableEvaluatorConfig) -> TableEvaluator:
-        """The evaluator of an `evaluator=table` config."""
-        return cls(ResultTable.from_config(cfg))
+    def from_config(cls, cfg: TableEvaluatorConfig, reward: Reward | None = None) -> TableEvaluator:
+        """The evaluator of an `evaluator=table` config, with the run's reward."""
+        return cls(ResultTable.from_config(cfg), reward)
 
     def evaluate(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
         """Yield one result per job, in order."""
@@ -216,14 +293,17 @@ class TableEvaluator:
         value = self.table.get(key)
         if value is None:
             return ChildResult.failed(job.index, job.arch, Status.ERROR, problem)
+        params, flops = self.table.params(key), self.table.flops(key)
         return ChildResult(
             index=job.index,
             arch=job.arch,
-            reward=value,
+            reward=self.reward.compute((value,), params, flops=flops),
             val_acc=value,
-            params=self.table.params(key),
+            params=params,
             seconds=0.0,
             val_curve=(value,),
+            flops=flops,
+            report=self.table.report(key),
         )
 
     def close(self) -> None:

@@ -44,7 +44,10 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", type=Path, help="where to write comparison.{md,json,png}")
     parser.add_argument(
-        "--metric", default="reward", help="the children.jsonl field to compare (default: reward)"
+        "--metric",
+        default="reward",
+        help="the children.jsonl field to compare (default: reward), or a report column of a "
+        "table search (e.g. cifar100_test_200ep): then the best-by-reward child's value",
     )
     return parser
 

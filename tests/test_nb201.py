@@ -7,7 +7,7 @@ import pytest
 import torch
 from hydra.errors import ConfigCompositionException
 
-from app.config import typed_config
+from app.config import compose_config, typed_config
 from child.config import TableEvaluatorConfig
 from child.evaluators import ChildJob
 from child.networks import count_params
@@ -33,10 +33,15 @@ EXAMPLE = (
     "+|nor_conv_3x3~0|avg_pool_3x3~1|"
     "+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 )
-BEST = (  # the table's best (94.37%; a second cell ties)
+BEST = (  # the best 200-epoch CIFAR-10 test accuracy (94.37%; a second cell ties)
     "|nor_conv_3x3~0|"
     "+|nor_conv_3x3~0|nor_conv_3x3~1|"
     "+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+)
+VALID_BEST = (  # the best 12-epoch validation accuracy (84.89%): the other 94.37% cell
+    "|nor_conv_3x3~0|"
+    "+|nor_conv_3x3~0|nor_conv_3x3~1|"
+    "+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
 )
 SMALL = NB201SpaceConfig(channels=4, cells_per_stage=1)
 
@@ -260,18 +265,39 @@ def test_bundled_table_loads_from_any_directory(tmp_path, monkeypatch):
 
 
 def test_table_helpers(table):
-    assert table.max == pytest.approx(0.943733)
-    assert table.median == pytest.approx(0.90745)
-    assert table.value(BEST) == table.max and table.best == BEST
-    assert table.value(parse_nb201_string(EXAMPLE)) == pytest.approx(0.9366)
-    assert table.value(EXAMPLE) == pytest.approx(0.9366)
-    assert table.value(make_arch(["none"] * 6)) == pytest.approx(0.10)
+    # The default columns are the paper's: reward from the 12-epoch validation accuracy.
+    assert table.value_column == "cifar10_valid_12ep"
+    assert table.max == pytest.approx(0.84892)
+    assert table.median == pytest.approx(0.72278)
+    assert table.value(VALID_BEST) == table.max and table.best == VALID_BEST
+    assert table.value(parse_nb201_string(EXAMPLE)) == pytest.approx(0.82834)
+    assert table.value(EXAMPLE) == pytest.approx(0.82834)
+    assert table.report(EXAMPLE) == pytest.approx(
+        {
+            "cifar10_test_200ep": 0.9366,
+            "cifar100_test_200ep": 0.702933,
+            "imagenet16_test_200ep": 0.440333,
+        }
+    )
+    assert table.report(VALID_BEST)["cifar10_test_200ep"] == pytest.approx(0.943733)
     assert EXAMPLE in table and parse_nb201_string(EXAMPLE) in table
-    assert not table.has_params and table.params(EXAMPLE) == 0
-    assert table.get("nope") is None
+    assert table.has_params and table.params(EXAMPLE) > 0
+    assert table.has_flops and table.flops(EXAMPLE) > 0
+    assert table.get("nope") is None and table.report("nope") == {}
     with pytest.raises(KeyError):
         table.value("nope")
     assert all(text in table for text in map(to_nb201_string, SPACE.all_architectures()))
+    column = table.column("cifar100_test_200ep")
+    assert max(column.values()) == pytest.approx(0.735133)
+
+
+def test_the_oracle_preset_rewards_the_200_epoch_test_accuracy():
+    cfg = typed_config(compose_config(["search_space=nb201", "evaluator=table_oracle"]))
+    oracle = ResultTable.from_config(cfg.evaluator)
+    assert oracle.value_column == "cifar10_test_200ep"
+    assert oracle.max == pytest.approx(0.943733)
+    assert oracle.value(EXAMPLE) == pytest.approx(0.9366)
+    assert oracle.best in (BEST, VALID_BEST)
 
 
 def test_table_evaluator_answers_from_the_table_and_fails_missing_archs(table):
@@ -284,20 +310,25 @@ def test_table_evaluator_answers_from_the_table_and_fails_missing_archs(table):
     ok, missing, malformed = list(evaluator.evaluate(jobs))
     evaluator.close()
     assert ok.status == "ok" and ok.index == 0
-    assert ok.reward == ok.val_acc == pytest.approx(0.9366)
-    assert ok.params == 0 and ok.seconds == 0.0
+    assert ok.reward == ok.val_acc == pytest.approx(0.82834)
+    assert ok.report == table.report(EXAMPLE)
+    assert ok.params == table.params(EXAMPLE) and ok.flops == table.flops(EXAMPLE)
+    assert ok.seconds == 0.0
     for result in (missing, malformed):
         assert result.status == "error" and result.reward == 0.0 and result.val_acc == 0.0
-        assert result.message
+        assert result.message and result.report == {}
     assert "not in table" in missing.message
 
 
 def test_custom_tables_with_a_params_column(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text(f"name,acc,params\n{EXAMPLE},0.5,1234\n{BEST},0.75,99\n")
-    cfg = TableEvaluatorConfig(path=str(path), arch_column="name", value_column="acc", scale=1.0)
+    cfg = TableEvaluatorConfig(
+        path=str(path), arch_column="name", value_column="acc", scale=1.0, report_columns=[]
+    )
     evaluator = TableEvaluator.from_config(cfg)
     assert evaluator.table.has_params and evaluator.table.max == 0.75
+    assert not evaluator.table.has_flops
     (result,) = evaluator.evaluate([ChildJob(0, parse_nb201_string(EXAMPLE), seed=0)])
     assert (result.reward, result.params) == (0.5, 1234)
 
@@ -309,6 +340,21 @@ def test_custom_tables_with_a_params_column(tmp_path):
         ("", {}, "evaluator.path"),
         ("arch,acc\n", {"value_column": "acc"}, "evaluator.path"),
         ("arch,acc\nx,1\n", {}, "evaluator.value_column"),
+        (
+            "arch,acc\nx,1\n",
+            {"value_column": "acc", "report_columns": ["t"]},
+            "evaluator.report_columns",
+        ),
+        (
+            "arch,acc,t\nx,1,\n",
+            {"value_column": "acc", "report_columns": ["t"]},
+            "evaluator.report_columns",
+        ),
+        (
+            "arch,acc\nx,1\n",
+            {"value_column": "acc", "report_columns": ["acc", "acc"]},
+            "evaluator.report_columns",
+        ),
         ("arch,acc\nx,1\n", {"value_column": "acc", "arch_column": "a"}, "evaluator.arch_column"),
         ("arch,acc\nx,high\n", {"value_column": "acc"}, "evaluator.value_column"),
         ("arch,acc\nx,1\nx,2\n", {"value_column": "acc"}, "evaluator.arch_column"),
@@ -323,7 +369,9 @@ def test_bad_tables_name_the_key(tmp_path, content, overrides, key):
     elif content is not None:
         path.write_text(content)
     with pytest.raises(ConfigError, match=key) as info:
-        ResultTable.from_config(TableEvaluatorConfig(path=str(path), **overrides))
+        ResultTable.from_config(
+            TableEvaluatorConfig(path=str(path), **{"report_columns": [], **overrides})
+        )
     assert "\n" not in str(info.value)
 
 
