@@ -24,7 +24,7 @@ from child.result import ChildResult, Status
 from child.rewards import Reward, ValAccReward
 from child.spaces import format_arch
 from core.architecture import Architecture
-from core.errors import ConfigError, require
+from core.errors import ConfigError, invalid, require
 
 if TYPE_CHECKING:  # child.evaluators imports torch; tables alone do not need it
     from child.evaluators import ChildJob
@@ -141,38 +141,31 @@ class ResultTable:
         require(bool(self._rows), where, str(self.path), "a CSV file with at least one row")
 
     def _add(self, row: dict[str, str | None], line: int, costs: list[str], prefix: str) -> None:
-        where = f"{self.path.name} line {line}"
+        # Messages are built only on failure: this runs once per row of a 15,625-row table.
+        def where() -> str:
+            return f"{self.path.name} line {line}"
+
         arch = (row.get(self.arch_column) or "").strip()
-        require(bool(arch), f"{prefix}.arch_column", self.arch_column, f"no empty cell ({where})")
-        require(
-            arch not in self._rows,
-            f"{prefix}.arch_column",
-            self.arch_column,
-            f"each architecture once ({arch} repeats on {where})",
-        )
+        if not arch:
+            raise invalid(f"{prefix}.arch_column", self.arch_column, f"no empty cell ({where()})")
+        if arch in self._rows:
+            problem = f"each architecture once ({arch} repeats on {where()})"
+            raise invalid(f"{prefix}.arch_column", self.arch_column, problem)
         values = []
-        for key, column in [
-            (f"{prefix}.value_column", self.value_column),
-            *((f"{prefix}.report_columns", c) for c in self.report_columns),
-        ]:
+        for column in (self.value_column, *self.report_columns):
             value = _number(row.get(column))
-            require(
-                value is not None,
-                key,
-                column,
-                f"a finite number in every row ({where} has {row.get(column)!r})",
-            )
+            if value is None:
+                key = "value_column" if column == self.value_column else "report_columns"
+                problem = f"a finite number in every row ({where()} has {row.get(column)!r})"
+                raise invalid(f"{prefix}.{key}", column, problem)
             # Rounded: 85.8633 * 0.01 would be stored as 0.8586330000000001 in every record.
             values.append(round(value * self.scale, 12))  # type: ignore[operator]
         self._rows[arch] = tuple(values)
         for name in costs:
             cost = _number(row.get(name))
-            require(
-                cost is not None and cost >= 0,
-                f"{prefix}.path",
-                str(self.path),
-                f"a number >= 0 in the {name} column ({where})",
-            )
+            if cost is None or cost < 0:
+                problem = f"a number >= 0 in the {name} column ({where()})"
+                raise invalid(f"{prefix}.path", str(self.path), problem)
             self._costs[name][arch] = int(cost)  # type: ignore[arg-type]
 
     def __len__(self) -> int:
