@@ -61,6 +61,8 @@ class SearchConfig:
     test_best: bool = True  # at the end, retrain the best child and report its test accuracy
     resume: str | None = None  # a run directory to continue, with the settings it started with
     progress: bool = True  # a progress bar and a line per step on the console
+    # Draw best.png and pareto.png at the end (about a second; off for sweeps of many runs).
+    plots: bool = True
 
 
 @dataclass

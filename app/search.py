@@ -243,7 +243,7 @@ def finish(
     if test_acc is not None:
         best = {**best, "test_acc": test_acc, "test_note": TEST_NOTE}
         RunFiles(run_dir).write_best(best)
-    if best:
+    if best and cfg.plots:
         try:
             image = draw_architecture(ChildResult.from_dict(best).arch, run_dir / "best.png")
             logger.log_image("best/diagram", image, state.step)
@@ -270,7 +270,7 @@ def finish(
     if best and best.get("evaluation") == "shared":
         summary["shared"] = {"epochs": state.epoch, **table_accuracies(best)}
     else:
-        summary["pareto"] = pareto(cfg, run_dir)
+        summary["pareto"] = pareto(cfg, run_dir, cfg.plots)
     metrics = {
         "hparams/best_reward": state.best_reward,
         "hparams/best_val_acc": float(best["val_acc"]) if best else 0.0,
@@ -295,8 +295,8 @@ def table_summary(table: TableEvaluatorConfig, best: dict[str, Any] | None) -> d
     }
 
 
-def pareto(cfg: SearchConfig, run_dir: Path) -> dict[str, Any] | None:
-    """The run's cost/accuracy Pareto front, also drawn into pareto.png (None without costs)."""
+def pareto(cfg: SearchConfig, run_dir: Path, draw: bool = True) -> dict[str, Any] | None:
+    """The run's cost/accuracy Pareto front, drawn into pareto.png if `draw` (None: no costs)."""
     cost = "flops" if getattr(cfg.reward, "cost_metric", None) == "flops" else "params"
     records = [r for r in RunFiles(run_dir).read_children() if not r.get("cached")]
     front = front_records(records, cost)
@@ -308,7 +308,8 @@ def pareto(cfg: SearchConfig, run_dir: Path) -> dict[str, Any] | None:
         else "validation accuracy (search)"
     )
     try:
-        plot_front(records, front, run_dir / PARETO_PNG, cost, accuracy)
+        if draw:
+            plot_front(records, front, run_dir / PARETO_PNG, cost, accuracy)
     except Exception as err:  # a picture is never worth losing a finished search
         log.warning("could not draw the Pareto front: %s: %s", type(err).__name__, err)
     return {"cost": cost, "accuracy": accuracy, "front": front_summary(front, cost)}
@@ -367,10 +368,11 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("stopped early", stopped))
     front = summary.get("pareto")
     if front:
+        drawn = ", pareto.png" if summary["config"].get("plots", True) else ""
         rows.append(
             (
                 f"Pareto front ({front['cost']} vs {front['accuracy']})",
-                f"{len(front['front'])} cells, pareto.png",
+                f"{len(front['front'])} cells{drawn}",
             )
         )
     rows += [

@@ -1,0 +1,474 @@
+"""Controllers compared as the NAS-Bench-201 paper did (its Table 5), on held-out seeds.
+
+    python benchmarks/nb201_protocol.py            # held-out seeds 1000-1099: the results table
+    python benchmarks/nb201_protocol.py --tune     # the tuning sweep, on tuning seeds 0-19
+    python benchmarks/nb201_protocol.py --cost     # cost-aware search under a parameter limit
+
+The protocol: every search runs on the bundled table (`evaluator=table`), whose reward is the
+12-epoch CIFAR-10 validation accuracy (`cifar10_valid_12ep`). The cell with the best reward
+after N evaluated cells is the search's result, and what is reported is that cell's 200-epoch
+*test* accuracy on CIFAR-10, CIFAR-100 and ImageNet16-120, looked up in the table. 100 cells is
+the paper's time budget (random search with 100 cells reproduces its random-search row); 50 and
+200 are reported too. Each run is a real search through `search_main` (children.jsonl,
+checkpoints, TensorBoard), in a worker process on one thread.
+
+Tuning (`--tune`) gives every tunable controller the same effort: a grid of 8 settings, each
+run on tuning seeds 0-19 at 100 cells, and the setting with the highest mean *reward* (the
+12-epoch validation accuracy of the best cell found) wins. Test columns are never read while
+tuning, and the reported seeds (1000 and up) are never used for it. The winners are the
+`*_nb201` presets in conf/controller/. Results go to benchmarks/results/nb201_protocol.json,
+nb201_tuning.json and nb201_cost.json (+ nb201_pareto.png).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import multiprocessing
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+
+from app.compare import evaluated_children, incumbent_reports
+from app.config import compose_config
+from app.search import search_main
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BASE = ["search_space=nb201", "evaluator=table", "progress=false", "test_best=false", "plots=false"]
+COLUMNS = ("cifar10_test_200ep", "cifar100_test_200ep", "imagenet16_test_200ep")
+NAMES = {"cifar10_test_200ep": "CIFAR-10", "cifar100_test_200ep": "CIFAR-100"}
+NAMES["imagenet16_test_200ep"] = "ImageNet16-120"
+BUDGETS = (50, 100, 200)
+MAIN_BUDGET = 100
+HELD_OUT = range(1000, 1100)
+TUNING_SEEDS = range(20)
+BATCH = 10  # cells per controller update, as in the issue's protocol
+
+# The paper's Table 5 (200-epoch test accuracy, mean ± std over its runs), from the shared data
+# README (child/tables/README.md has the table's provenance).
+PUBLISHED = {
+    "REA": ((93.92, 0.30), (71.84, 0.99), (45.54, 1.03)),
+    "REINFORCE": ((93.85, 0.37), (71.71, 1.09), (45.24, 1.18)),
+    "random search": ((93.70, 0.36), (71.04, 1.07), (44.57, 1.25)),
+    "BOHB": ((93.61, 0.52), (70.85, 1.28), (44.42, 1.49)),
+    "ENAS (weight sharing)": ((54.30, 0.00), (15.61, 0.00), (16.32, 0.00)),
+}
+OPTIMUM = (94.37, 73.51, 47.31)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One row of the results: a controller with its settings, and what it is."""
+
+    label: str
+    overrides: tuple[str, ...]
+    batch: int = BATCH
+    note: str = ""
+
+
+METHODS = {
+    "lstm_nb201": Method(
+        "LSTM, tuned (`lstm_nb201`)", ("controller=lstm_nb201",), note="tuned: see --tune"
+    ),
+    "lstm": Method("LSTM, default preset (`lstm`)", ("controller=lstm",), note="not tuned"),
+    "ppo_nb201": Method("LSTM + PPO, tuned (`ppo_nb201`)", ("controller=ppo_nb201",)),
+    "softmax_nb201": Method(
+        "softmax REINFORCE, tuned (`softmax_nb201`)", ("controller=softmax_nb201",)
+    ),
+    "softmax": Method(
+        "softmax REINFORCE, reference settings (`softmax`)",
+        ("controller=softmax",),
+        batch=1,
+        note="the paper's code: one cell per update",
+    ),
+    "evolution_nb201": Method("REA, tuned (`evolution_nb201`)", ("controller=evolution_nb201",)),
+    "evolution_paper": Method(
+        "REA, reference settings (`evolution_paper`: P10, S3)",
+        ("controller=evolution_paper",),
+        batch=1,
+        note="the paper's code: one cell at a time",
+    ),
+    "evolution": Method("REA, default preset (`evolution`: P50, S25)", ("controller=evolution",)),
+    "random": Method("random search (`random`)", ("controller=random",)),
+}
+
+# --tune: 8 settings per tunable controller (equal effort), the first of each its starting preset.
+TUNING: dict[str, list[tuple[str, ...]]] = {
+    "lstm": [
+        ("controller=lstm",),
+        ("controller=lstm", "controller.lr=0.05", "controller.tanh_constant=2.0"),
+        ("controller=lstm", "controller.lr=0.05", "controller.advantage=rank"),
+        ("controller=lstm_nb201",),
+        ("controller=lstm_nb201", "controller.lr=0.02"),
+        ("controller=lstm_nb201", "controller.lr=0.1"),
+        ("controller=lstm_nb201", "controller.tanh_constant=1.5"),
+        ("controller=lstm_nb201", "controller.elite_weight=1.0"),
+    ],
+    "softmax": [
+        ("controller=softmax",),
+        ("controller=softmax", "controller.lr=0.03"),
+        ("controller=softmax", "controller.lr=0.1"),
+        ("controller=softmax", "controller.lr=0.3"),
+        ("controller=softmax", "controller.lr=0.1", "controller.advantage=rank"),
+        ("controller=softmax", "controller.lr=0.3", "controller.advantage=rank"),
+        ("controller=softmax", "controller.lr=0.1", "controller.baseline_decay=0.95"),
+        ("controller=softmax", "controller.lr=0.1", "controller.advantage_norm=true"),
+    ],
+    "ppo": [
+        ("controller=ppo",),
+        ("controller=ppo", "controller.lr=0.02"),
+        ("controller=ppo", "controller.lr=0.05"),
+        ("controller=ppo", "controller.ppo_epochs=2"),
+        ("controller=ppo", "controller.ppo_epochs=8"),
+        ("controller=ppo", "controller.ppo_clip=0.1"),
+        ("controller=ppo", "controller.advantage=rank"),
+        ("controller=ppo", "controller.lr=0.02", "controller.advantage=rank"),
+    ],
+    "evolution": [
+        ("controller=evolution",),
+        ("controller=evolution_paper",),
+        ("controller=evolution", "controller.population=20", "controller.sample_size=5"),
+        ("controller=evolution", "controller.population=20", "controller.sample_size=10"),
+        ("controller=evolution", "controller.population=30", "controller.sample_size=10"),
+        ("controller=evolution", "controller.population=50", "controller.sample_size=10"),
+        ("controller=evolution", "controller.population=40", "controller.sample_size=20"),
+        ("controller=evolution", "controller.population=25", "controller.sample_size=25"),
+    ],
+}
+
+
+@dataclass
+class Outcome:
+    """One run: per budget, the best reward and the best-by-reward cell's report columns."""
+
+    method: str
+    seed: int
+    reward: dict[int, float]
+    report: dict[int, dict[str, float]]
+    children: int
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def compose(method_overrides: Sequence[str], batch: int, children: int) -> DictConfig:
+    """The composed config of one method (seed 0); runs copy it and set their seed."""
+    budget = [f"budget.children={children}", f"budget.batch={batch}"]
+    return compose_config([*BASE, *method_overrides, *budget])
+
+
+def run_one(
+    method: str, raw: DictConfig, seed: int, root: str, budgets: Sequence[int], keep: bool = False
+) -> Outcome:
+    """One search with `raw`'s settings and `seed`, read back from its children.jsonl."""
+    torch.set_num_threads(1)
+    cfg = OmegaConf.create(OmegaConf.to_container(raw))
+    cfg.seed = seed
+    run_dir = Path(root) / f"{method}-{seed}"
+    start = time.perf_counter()
+    summary = search_main(cfg, run_dir, Console(file=io.StringIO()))
+    seconds = time.perf_counter() - start
+    records = evaluated_children(run_dir)
+    reports = incumbent_reports(records)
+    rewards = [r["reward"] for r in records]
+    outcome = Outcome(method, seed, {}, {}, len(records), seconds)
+    for budget in budgets:
+        n = min(budget, len(records))  # a run that stopped early counts with its final best
+        outcome.reward[budget] = max(rewards[:n])
+        outcome.report[budget] = reports[n - 1]
+    if not keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    outcome.extra["stopped"] = summary["stopped"]
+    return outcome
+
+
+def run_many(
+    jobs: Sequence[tuple[str, DictConfig, int]], budgets: Sequence[int], workers: int
+) -> list[Outcome]:
+    """Every (method, config, seed) job on `workers` processes, in the order given."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+    with (
+        tempfile.TemporaryDirectory() as root,
+        ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
+    ):
+        futures = [pool.submit(run_one, m, raw, s, root, budgets) for m, raw, s in jobs]
+        outcomes = []
+        for done, future in enumerate(futures, 1):
+            outcomes.append(future.result())
+            if done % 50 == 0 or done == len(futures):
+                print(f"  {done}/{len(futures)} runs done", flush=True)
+    return outcomes
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def cell(values: Sequence[float]) -> str:
+    """Fractions as `93.92 ± 0.30` (percent)."""
+    mean, std = mean_std(values)
+    return f"{100 * mean:.2f} ± {100 * std:.2f}"
+
+
+def summarize(outcomes: Sequence[Outcome], budgets: Sequence[int]) -> dict[str, Any]:
+    """Per budget: the mean ± std of the best reward and of each report column, in percent."""
+    out: dict[str, Any] = {"runs": len(outcomes)}
+    for b in budgets:
+        rewards = [o.reward[b] for o in outcomes]
+        entry = {"reward": _stat(rewards)}
+        for column in COLUMNS:
+            entry[column] = _stat([o.report[b][column] for o in outcomes])
+        out[str(b)] = entry
+    out["seconds_mean"] = statistics.fmean(o.seconds for o in outcomes)
+    out["children_mean"] = statistics.fmean(o.children for o in outcomes)
+    return out
+
+
+def _stat(values: Sequence[float]) -> dict[str, float]:
+    mean, std = mean_std(values)
+    return {"mean": 100 * mean, "std": 100 * std, "n": len(values)}
+
+
+def welch(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """The mean difference a − b and its standard error (Welch), in percent points."""
+    diff = statistics.fmean(a) - statistics.fmean(b)
+    se = math.sqrt(statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
+    return 100 * diff, 100 * se
+
+
+# ---------------------------------------------------------------- held-out evaluation
+
+
+def evaluate(workers: int, seeds: Sequence[int]) -> None:
+    """Every method on the held-out seeds at 200 cells; the table at 50, 100 and 200."""
+    raws = {name: compose(m.overrides, m.batch, max(BUDGETS)) for name, m in METHODS.items()}
+    jobs = [(name, raws[name], s) for s in seeds for name in METHODS]  # interleaved load
+    print(f"{len(METHODS)} methods x {len(seeds)} held-out seeds ({seeds[0]}-{seeds[-1]})")
+    start = time.perf_counter()
+    outcomes = run_many(jobs, BUDGETS, workers)
+    total = time.perf_counter() - start
+    by_method = {name: [o for o in outcomes if o.method == name] for name in METHODS}
+    print()
+    print(results_table(by_method))
+    print()
+    for line in target_lines(by_method):
+        print(line)
+    print(f"\ntotal wall time {total:.0f} s for {len(jobs)} runs on {workers} workers")
+    out = {
+        "protocol": "reward cifar10_valid_12ep; reported: 200-epoch test columns of the "
+        "best-by-reward cell after N cells (table look-up); mean and sample std over seeds, %",
+        "seeds": list(seeds),
+        "budgets": list(BUDGETS),
+        "methods": {
+            name: {
+                "label": METHODS[name].label,
+                "overrides": list(METHODS[name].overrides),
+                "batch": METHODS[name].batch,
+                "controller": OmegaConf.to_container(raws[name].controller),
+                **summarize(by_method[name], BUDGETS),
+            }
+            for name in METHODS
+        },
+        "published": {k: [list(v) for v in rows] for k, rows in PUBLISHED.items()},
+        "targets": target_lines(by_method),
+        "total_wall_seconds": total,
+    }
+    write_json("nb201_protocol.json", out)
+
+
+def results_table(by_method: dict[str, list[Outcome]]) -> str:
+    """Markdown: ours at 100 cells on the three data sets, CIFAR-10 at 50 and 200, the paper's."""
+    header = [
+        "method",
+        "runs",
+        *(f"{NAMES[c]} @{MAIN_BUDGET}" for c in COLUMNS),
+        *(f"CIFAR-10 @{b}" for b in BUDGETS if b != MAIN_BUDGET),
+        "reward @100 (12-ep valid)",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+    for name, outcomes in by_method.items():
+        cells = [
+            METHODS[name].label,
+            str(len(outcomes)),
+            *(cell([o.report[MAIN_BUDGET][c] for o in outcomes]) for c in COLUMNS),
+            *(
+                cell([o.report[b]["cifar10_test_200ep"] for o in outcomes])
+                for b in BUDGETS
+                if b != MAIN_BUDGET
+            ),
+            cell([o.reward[MAIN_BUDGET] for o in outcomes]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    blank = ["-"] * (len(header) - 5)
+    for name, rows in PUBLISHED.items():
+        values = [f"{m:.2f} ± {s:.2f}" for m, s in rows]
+        lines.append("| " + " | ".join([f"paper: {name}", "500", *values, *blank]) + " |")
+    optimum = [f"{v:.2f}" for v in OPTIMUM]
+    lines.append("| " + " | ".join(["optimum", "-", *optimum, *blank]) + " |")
+    return "\n".join(lines)
+
+
+def target_lines(by_method: dict[str, list[Outcome]]) -> list[str]:
+    """Whether the best LSTM preset beats the paper's REA, our tuned REA and random search."""
+    c10 = "cifar10_test_200ep"
+
+    def values(name: str, budget: int) -> list[float]:
+        return [o.report[budget][c10] for o in by_method[name]]
+
+    lstm = max(("lstm_nb201", "lstm"), key=lambda n: statistics.fmean(values(n, MAIN_BUDGET)))
+    mean = 100 * statistics.fmean(values(lstm, MAIN_BUDGET))
+    paper = PUBLISHED["REA"][0][0]
+    lines = [
+        f"best LSTM preset: {lstm}, CIFAR-10 test @{MAIN_BUDGET} {mean:.2f}: "
+        f"{'beats' if mean > paper else 'MISSES'} the paper's REA ({paper:.2f})"
+    ]
+    diff, se = welch(values(lstm, MAIN_BUDGET), values("evolution_nb201", MAIN_BUDGET))
+    verdict = "beats" if diff > 2 * se else ("MISSES (not significant)" if diff > 0 else "MISSES")
+    lines.append(f"vs our tuned REA @{MAIN_BUDGET}: {diff:+.2f} ± {se:.2f} (SE) points: {verdict}")
+    for b in BUDGETS:
+        diff, se = welch(values(lstm, b), values("random", b))
+        verdict = "beats" if diff > 2 * se else "MISSES"
+        lines.append(f"vs random search @{b}: {diff:+.2f} ± {se:.2f} (SE) points: {verdict}")
+    return lines
+
+
+# ---------------------------------------------------------------- tuning
+
+
+def tune(workers: int, seeds: Sequence[int]) -> None:
+    """Each tunable controller's grid on the tuning seeds at 100 cells; the winner by reward."""
+    settings = [(c, i, s) for c, grid in TUNING.items() for i, s in enumerate(grid)]
+    raws = {(c, i): compose(s, BATCH, MAIN_BUDGET) for c, i, s in settings}
+    jobs = [(f"{c}#{i}", raws[(c, i)], seed) for seed in seeds for c, i, _ in settings]
+    print(f"{len(settings)} settings x {len(seeds)} tuning seeds ({seeds[0]}-{seeds[-1]})")
+    start = time.perf_counter()
+    outcomes = run_many(jobs, (MAIN_BUDGET,), workers)
+    total = time.perf_counter() - start
+    out: dict[str, Any] = {
+        "selection": f"highest mean best reward (cifar10_valid_12ep) at {MAIN_BUDGET} cells "
+        "over the tuning seeds; test columns never read",
+        "seeds": list(seeds),
+        "controllers": {},
+        "total_wall_seconds": total,
+    }
+    for controller, grid in TUNING.items():
+        rows = []
+        for i, setting in enumerate(grid):
+            runs = [o for o in outcomes if o.method == f"{controller}#{i}"]
+            mean, std = mean_std([o.reward[MAIN_BUDGET] for o in runs])
+            rows.append({"overrides": list(setting), "reward_mean": mean, "reward_std": std})
+        best = max(range(len(rows)), key=lambda i: rows[i]["reward_mean"])
+        out["controllers"][controller] = {"grid": rows, "chosen": rows[best]["overrides"]}
+        print(f"\n{controller} ({len(grid)} settings):")
+        for i, row in enumerate(rows):
+            mark = "  <- chosen" if i == best else ""
+            print(
+                f"  {100 * row['reward_mean']:.3f} ± {100 * row['reward_std']:.3f}  "
+                f"{' '.join(row['overrides'])}{mark}"
+            )
+    print(f"\ntotal wall time {total:.0f} s")
+    write_json("nb201_tuning.json", out)
+
+
+# ---------------------------------------------------------------- cost-aware search
+
+COST_LIMIT = 400_000  # parameters: the limit a found cell must respect
+COST_METHODS = ("lstm_nb201", "evolution_nb201", "random")
+
+
+def cost_search(workers: int, seeds: Sequence[int]) -> None:
+    """Search with `reward=cost` (hard-ish limit on params) and report the best cell within it."""
+    cost = [
+        "reward=cost",
+        "reward.cost_metric=params",
+        f"reward.target_params={COST_LIMIT}",
+        "reward.alpha=0",
+        "reward.beta=-1",
+    ]
+    raws = {m: compose([*METHODS[m].overrides, *cost], BATCH, MAIN_BUDGET) for m in COST_METHODS}
+    jobs = [(m, raws[m], s) for s in seeds for m in COST_METHODS]
+    print(f"cost-aware: params <= {COST_LIMIT:,}, {len(COST_METHODS)} methods x {len(seeds)} seeds")
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as root:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(cost_run, m, raw, s, root) for m, raw, s in jobs]
+            results = [f.result() for f in futures]
+        example = Path(root) / f"lstm_nb201-{seeds[0]}" / "pareto.png"
+        if example.is_file():
+            shutil.copy(example, RESULTS / "nb201_pareto.png")
+    total = time.perf_counter() - start
+    lines = ["| method | runs | within limit | CIFAR-10 test @100 | CIFAR-100 | ImageNet16-120 |"]
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    out: dict[str, Any] = {"limit_params": COST_LIMIT, "reward": cost, "methods": {}}
+    for m in COST_METHODS:
+        runs = [r for r in results if r["method"] == m]
+        found = [r for r in runs if r["report"]]
+        cells = [cell([r["report"][c] for r in found]) if found else "-" for c in COLUMNS]
+        lines.append(f"| {METHODS[m].label} | {len(runs)} | {len(found)} | " + " | ".join(cells))
+        out["methods"][m] = {
+            "runs": len(runs),
+            "within_limit": len(found),
+            **{c: _stat([r["report"][c] for r in found]) for c in COLUMNS if found},
+        }
+    print("\n".join(lines))
+    print(f"\ntotal wall time {total:.0f} s")
+    out["total_wall_seconds"] = total
+    write_json("nb201_cost.json", out)
+
+
+def cost_run(method: str, raw: DictConfig, seed: int, root: str) -> dict[str, Any]:
+    """One cost-aware search: the best-by-accuracy cell within the limit, and its report."""
+    torch.set_num_threads(1)
+    cfg = OmegaConf.create(OmegaConf.to_container(raw))
+    cfg.seed = seed
+    keep = seed == HELD_OUT[0] and method == "lstm_nb201"
+    cfg.plots = keep  # one Pareto plot, for the docs
+    run_dir = Path(root) / f"{method}-{seed}"
+    search_main(cfg, run_dir, Console(file=io.StringIO()))
+    within = [r for r in evaluated_children(run_dir) if 0 < r["params"] <= COST_LIMIT]
+    best = max(within, key=lambda r: r["val_acc"], default=None)
+    if not keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return {"method": method, "seed": seed, "report": best["report"] if best else {}}
+
+
+def write_json(name: str, data: dict[str, Any]) -> None:
+    """Write benchmarks/results/`name`."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / name).write_text(json.dumps(data, indent=2) + "\n")
+    print(f"wrote benchmarks/results/{name}")
+
+
+def main() -> None:
+    """Parse the command line and run the chosen part."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tune", action="store_true", help="the tuning sweep (tuning seeds)")
+    parser.add_argument("--cost", action="store_true", help="the cost-aware comparison")
+    parser.add_argument("--seeds", type=int, default=None, help="how many seeds (default: all)")
+    parser.add_argument("--workers", type=int, default=2, help="runs in parallel (processes)")
+    args = parser.parse_args()
+    pool = list(TUNING_SEEDS if args.tune else HELD_OUT)
+    seeds = pool[: args.seeds] if args.seeds else pool
+    if args.tune:
+        tune(args.workers, seeds)
+    elif args.cost:
+        cost_search(args.workers, seeds)
+    else:
+        evaluate(args.workers, seeds)
+
+
+if __name__ == "__main__":
+    main()
