@@ -1,4 +1,10 @@
-"""Search efficiency on NAS-Bench-201: best accuracy found after N unique children, per controller.
+"""ORACLE search efficiency on NAS-Bench-201: best test accuracy found after N unique children.
+
+The reward here is the 200-epoch CIFAR-10 *test* accuracy (`evaluator=table_oracle`): each
+search optimises the very number it is judged on. That measures how fast a controller climbs a
+fixed landscape, not what it would find under the NAS-Bench-201 paper's protocol; for that,
+see benchmarks/nb201_protocol.py. The `lstm_nb201` preset this benchmark first compared was
+tuned on these seeds (0-19) and this reward, so these numbers are not held-out results.
 
     python benchmarks/nb201_efficiency.py [--seeds 20] [--workers 2] [--ablation]
 
@@ -72,7 +78,8 @@ ABLATION = {
 BUDGETS = (50, 100, 200, 500)
 OPTIMUM_BY = (200, 500)
 CHILDREN, BATCH, MAX_SAMPLES = 500, 10, 2000
-BASE = ["search_space=nb201", "evaluator=table"]
+# patience 0: runs stop at the proposal cap only, as when these results were first measured.
+BASE = ["search_space=nb201", "evaluator=table_oracle", "budget.patience=0"]
 TOLERANCE = 1e-9  # rewards are table values times 0.01: equal up to rounding
 
 
@@ -249,7 +256,7 @@ def settings() -> tuple[dict[str, Any], float]:
     optimum = ResultTable.from_config(cfgs["lstm"].evaluator).max
     return {
         "search_space": "nb201",
-        "evaluator": "table (bundled CIFAR-10 column, cifar10_test_acc_200ep)",
+        "evaluator": "table_oracle (ORACLE reward: the 200-epoch CIFAR-10 test accuracy)",
         "budget": asdict(cfgs["lstm"].budget),
         "controllers": {c: asdict(cfg.controller) for c, cfg in cfgs.items()},
     }, optimum
@@ -264,7 +271,8 @@ def describe_settings(config: dict[str, Any], optimum: float) -> list[str]:
     )
     same = ", ".join(f"{k}={v}" for k, v in tuned.items() if k != "name" and v == lstm[k])
     return [
-        f"settings: search_space=nb201 evaluator=table, budget.children={b['children']} unique, "
+        "settings: search_space=nb201 evaluator=table_oracle (ORACLE reward), "
+        f"budget.children={b['children']} unique, "
         f"budget.batch={b['batch']}, budget.max_samples={b['max_samples']} proposals; "
         f"optimum {100 * optimum:.4f}%",
         f"lstm_nb201 preset: {changed}; as lstm: {same}",
@@ -307,7 +315,7 @@ def plot(
     ax.set_xlim(0, CHILDREN)
     ax.set_ylim(93.0, 94.5)
     ax.set_xlabel("unique architectures evaluated (cached repeats not counted)")
-    ax.set_ylabel("best CIFAR-10 test accuracy so far (%)")
+    ax.set_ylabel("best CIFAR-10 test accuracy so far (%), ORACLE reward")
     ax.set_title(
         "NAS-Bench-201 (table): mean over seeds, band = 25–75% of seeds\n"
         "dotted: some runs stopped at the proposal cap and count with their final best",

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from app.compare import evaluated_children
+from child.config import TableEvaluatorConfig
 from child.table import ResultTable
 
 PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "nb201_efficiency.py"
@@ -13,7 +14,7 @@ bench = importlib.util.module_from_spec(SPEC)
 sys.modules[SPEC.name] = bench  # dataclasses look their module up there
 SPEC.loader.exec_module(bench)
 
-TABLE = ResultTable.from_config()
+TABLE = ResultTable.from_config(TableEvaluatorConfig(value_column="cifar10_test_200ep"))
 
 
 @pytest.mark.parametrize("controller", ["lstm_nb201", "evolution"])
