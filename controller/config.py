@@ -6,16 +6,15 @@ from dataclasses import dataclass
 
 
 @dataclass
-class LSTMControllerConfig:
-    """The LSTM controller trained with REINFORCE (Zoph & Le 2017; ENAS, Pham et al. 2018).
+class PolicyGradientConfig:
+    """What every policy-gradient controller shares: the update, its advantage and its terms.
 
-    The defaults are `controller=lstm`, tuned for small budgets (about 100 children): lr 1e-2
-    with 2 children per update learned within 100 children on MNIST-1D.
+    The defaults are those of `controller=lstm`, tuned for small budgets (about 100 children):
+    lr 1e-2 with 2 children per update learned within 100 children on MNIST-1D. Each subclass
+    names a policy and may change the defaults (`SoftmaxControllerConfig`).
     """
 
-    name: str = "lstm"
-    hidden_size: int = 64
-    num_layers: int = 1
+    name: str = ""  # set by each subclass: the `controller=<name>` option
     lr: float = 1e-2  # Adam
     temperature: float = 1.0
     tanh_constant: float = 2.5  # logits are clipped to ±tanh_constant; 0 turns clipping off
@@ -38,6 +37,38 @@ class LSTMControllerConfig:
     elite_size: int = 0
     elite_weight: float = 0.0
     adam_beta1: float = 0.9  # Adam's first-moment decay (β₂ stays 0.999)
+    # "reinforce": one gradient step per batch on −A·log π. "ppo": PPO's clipped surrogate
+    # (Schulman et al. 2017), ppo_epochs Adam steps per batch on −min(ρA, clip(ρ, 1 ± ppo_clip)A)
+    # with ρ = π/π_old, π_old the policy that proposed the batch; the same advantages.
+    update: str = "reinforce"
+    ppo_epochs: int = 4
+    ppo_clip: float = 0.2
+
+
+@dataclass
+class LSTMControllerConfig(PolicyGradientConfig):
+    """The LSTM controller (Zoph & Le 2017; ENAS, Pham et al. 2018); defaults `controller=lstm`."""
+
+    name: str = "lstm"
+    hidden_size: int = 64
+    num_layers: int = 1
+
+
+@dataclass
+class SoftmaxControllerConfig(PolicyGradientConfig):
+    """One free softmax per decision, no LSTM: the NAS-Bench-201 paper's reference REINFORCE.
+
+    Its defaults are the reference's (D-X-Y/AutoDL-Projects, exps/NATS-algos/reinforce.py):
+    Adam lr 0.01, an EMA baseline with decay 0.9, no logit clipping, no entropy bonus and no
+    gradient clipping.
+    """
+
+    name: str = "softmax"
+    lr: float = 1e-2  # the reference's, stated so that it stays if lstm's default changes
+    tanh_constant: float = 0.0
+    entropy_weight: float = 0.0
+    baseline_decay: float = 0.9
+    grad_clip: float = 0.0
 
 
 @dataclass

@@ -8,17 +8,20 @@ from controller.base import Controller
 from controller.config import (
     EvolutionControllerConfig,
     LSTMControllerConfig,
+    PolicyGradientConfig,
     RandomControllerConfig,
+    SoftmaxControllerConfig,
 )
 from controller.evolution import RegularizedEvolution
+from controller.policy_gradient import ADVANTAGES, UPDATES, PolicyGradientController
 from controller.random_search import RandomSearch
-from controller.reinforce import ADVANTAGES, ReinforceController
 from core.errors import ConfigError, require
 from core.space import SearchSpace
 
 # The schema of each `controller=<name>` option's `name`.
 CONTROLLERS: dict[str, type] = {
     "lstm": LSTMControllerConfig,
+    "softmax": SoftmaxControllerConfig,
     "random": RandomControllerConfig,
     "evolution": EvolutionControllerConfig,
 }
@@ -33,6 +36,7 @@ def check_controller(cfg: Any) -> None:
     if isinstance(cfg, LSTMControllerConfig):
         require(cfg.hidden_size >= 1, "controller.hidden_size", cfg.hidden_size, "an int >= 1")
         require(cfg.num_layers >= 1, "controller.num_layers", cfg.num_layers, "an int >= 1")
+    if isinstance(cfg, PolicyGradientConfig):
         require(cfg.lr > 0, "controller.lr", cfg.lr, "a positive learning rate")
         require(
             cfg.grad_clip >= 0,
@@ -78,6 +82,16 @@ def check_controller(cfg: Any) -> None:
         require(
             0 <= cfg.adam_beta1 < 1, "controller.adam_beta1", cfg.adam_beta1, "a number in [0, 1)"
         )
+        require(
+            cfg.update in UPDATES, "controller.update", cfg.update, f"one of {', '.join(UPDATES)}"
+        )
+        require(cfg.ppo_epochs >= 1, "controller.ppo_epochs", cfg.ppo_epochs, "an int >= 1")
+        require(
+            0 < cfg.ppo_clip < 1,
+            "controller.ppo_clip",
+            cfg.ppo_clip,
+            "a number strictly between 0 and 1",
+        )
     if isinstance(cfg, EvolutionControllerConfig):
         require(cfg.population >= 2, "controller.population", cfg.population, "an int >= 2")
         require(
@@ -91,8 +105,8 @@ def check_controller(cfg: Any) -> None:
 def build_controller(cfg: Any, space: SearchSpace, seed: int) -> Controller:
     """The controller named by `cfg.name`, for `space`, seeded with `seed`."""
     check_controller(cfg)
-    if cfg.name == "lstm":
-        return ReinforceController(space, cfg, seed)
+    if isinstance(cfg, PolicyGradientConfig):
+        return PolicyGradientController(space, cfg, seed)
     if cfg.name == "evolution":
         return RegularizedEvolution(space, cfg, seed)
     return RandomSearch(space, seed)

@@ -4,45 +4,32 @@ At each step the LSTM reads the embedding of the previous answer (a learned star
 and a per-kind softmax head scores the next decision. Logits go through a temperature and
 `tanh_constant · tanh(·)` clipping (ENAS). Skip decisions use Zoph & Le's anchor points: the
 LSTM output at the end of each layer is an anchor, and layer i connects to layer j with
-probability `sigmoid(vᵀ tanh(W_prev h_j + W_curr h_i))`.
+probability `sigmoid(vᵀ tanh(W_prev h_j + W_curr h_i))`. The rollout loop itself is shared
+with the other policies (controller/decision_policy.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from core.space import Choice, SearchSpace, SkipChoice
+from controller.decision_policy import DecisionPolicy
+from core.space import Choice, Decision, SearchSpace, SkipChoice
 
 
 @dataclass
-class Rollout:
-    """A batch of passes over the decisions: token lists and their statistics.
+class _LSTMPass:
+    """The state of one pass: the next input, each cell's (h, c), and the anchors so far."""
 
-    `log_prob`, `entropy` and `skip_kl` hold one summed value per row, shape (rows,).
-    """
-
-    tokens: list[list[int]]
-    log_prob: torch.Tensor
-    entropy: torch.Tensor
-    skip_kl: torch.Tensor
-
-    @staticmethod
-    def cat(parts: Sequence[Rollout]) -> Rollout:
-        """Stack rollouts row-wise."""
-        return Rollout(
-            [t for p in parts for t in p.tokens],
-            torch.cat([p.log_prob for p in parts]),
-            torch.cat([p.entropy for p in parts]),
-            torch.cat([p.skip_kl for p in parts]),
-        )
+    inputs: torch.Tensor
+    state: list[tuple[torch.Tensor, torch.Tensor]]
+    anchors: list[torch.Tensor] = field(default_factory=list)  # LSTM outputs ending a layer
+    anchor_keys: list[torch.Tensor] = field(default_factory=list)  # W_prev h_j, once per anchor
 
 
-class LSTMPolicy(nn.Module):
+class LSTMPolicy(DecisionPolicy):
     """A stacked LSTM with one softmax head per kind of decision and anchor-point attention."""
 
     def __init__(
@@ -55,12 +42,7 @@ class LSTMPolicy(nn.Module):
         skip_target: float = 0.4,
         skip_kl_average: bool = False,
     ) -> None:
-        super().__init__()
-        self.space = space
-        self.temperature = temperature
-        self.tanh_constant = tanh_constant
-        self.skip_target = skip_target
-        self.skip_kl_average = skip_kl_average
+        super().__init__(space, temperature, tanh_constant, skip_target, skip_kl_average)
         heads = space.heads()
         self.start = nn.Parameter(torch.empty(1, hidden_size))
         # LSTMCells rather than nn.LSTM: one step at a time is several times faster this way.
@@ -74,146 +56,35 @@ class LSTMPolicy(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -0.1, 0.1)  # ENAS's init: near-uniform first proposals
 
-    def _shape(self, logits: torch.Tensor) -> torch.Tensor:
-        logits = logits / self.temperature
-        if self.tanh_constant > 0:
-            logits = self.tanh_constant * torch.tanh(logits)
-        return logits
-
-    def sample(
-        self, n: int, generator: torch.Generator | None = None, greedy: bool = False
-    ) -> Rollout:
-        """`n` token lists drawn from the policy (or its argmax), with their statistics."""
-        if self.space.static:
-            return self(n=n, generator=generator, greedy=greedy)
-        return Rollout.cat([self(n=1, generator=generator, greedy=greedy) for _ in range(n)])
-
-    def score(self, token_lists: Sequence[Sequence[int]]) -> Rollout:
-        """Re-score given token lists (teacher forcing): log-probabilities with gradients."""
-        if self.space.static:
-            return self(tokens=token_lists)
-        return Rollout.cat([self(tokens=[t]) for t in token_lists])
-
-    def forward(
-        self,
-        tokens: Sequence[Sequence[int]] | None = None,
-        n: int = 1,
-        generator: torch.Generator | None = None,
-        greedy: bool = False,
-    ) -> Rollout:
-        """One batched pass: sample `n` rows (`tokens` None), or re-score the rows of `tokens`.
-
-        Every row follows the decisions of the first row, so rows of a conditional space must
-        be passed one at a time (`sample` and `score` do that).
-        """
-        rows = len(tokens) if tokens is not None else n
-        chosen: list[list[int]] = [[] for _ in range(rows)]
-        log_prob, entropy, skip_kl = (torch.zeros(rows) for _ in range(3))
-        inputs = self.start.expand(rows, -1)
+    def _begin(self, rows: int) -> _LSTMPass:
         zeros = torch.zeros(rows, self.start.shape[1])
-        state = [(zeros, zeros) for _ in self.cells]
-        anchors: list[torch.Tensor] = []  # LSTM outputs at the end of each layer, (rows, hidden)
-        anchor_keys: list[torch.Tensor] = []  # W_prev h_j, computed once per anchor
-        skip_decisions = 0
-        while (decision := self.space.next_decision(chosen[0])) is not None:
-            h = self._step(inputs, state)  # (rows, hidden)
-            pos = len(chosen[0])
-            given = None
-            if tokens is not None:
-                given = torch.tensor([list(t[pos : pos + decision.size]) for t in tokens])
-            if isinstance(decision, Choice):
-                log_p = self._choice_log_probs(decision, h)  # (rows, options)
-                token = self._pick_choice(log_p, given, generator, greedy)  # (rows,)
-                inputs = self.embed[decision.head](token)
-                log_prob = log_prob + log_p.gather(1, token[:, None]).squeeze(1)
-                entropy = entropy + _categorical_entropy(log_p)
-                answers = token[:, None]
-            else:
-                logits = self._skip_logits(decision, h, anchor_keys)  # (rows, anchors)
-                bits = self._pick_skips(logits, given, generator, greedy)
-                chosen_anchors = torch.stack(anchors[: decision.num_anchors], dim=1)
-                # Next input: the mean of the chosen anchors (zero when none is chosen).
-                inputs = (bits.unsqueeze(1) @ chosen_anchors).squeeze(1)
-                inputs = inputs / (1.0 + bits.sum(dim=1, keepdim=True))
-                log_prob = log_prob - F.binary_cross_entropy_with_logits(
-                    logits, bits, reduction="none"
-                ).sum(dim=1)
-                entropy = entropy + _bernoulli_entropy(logits)
-                skip_kl = skip_kl + self._skip_kl(torch.sigmoid(logits))
-                skip_decisions += 1
-                answers = bits.long()
-            for row, answer in zip(chosen, answers.tolist(), strict=True):
-                row.extend(answer)
-            if decision.ends_layer and self.space.uses_skips:
-                anchors.append(h)
-                anchor_keys.append(self.w_prev(h))
-        if tokens is not None and any(
-            len(c) != len(t) for c, t in zip(chosen, tokens, strict=True)
-        ):
-            raise ValueError("tokens left over after re-scoring: they do not fit the space")
-        if self.skip_kl_average and skip_decisions:
-            skip_kl = skip_kl / skip_decisions  # ENAS averages the penalty over layers
-        return Rollout(chosen, log_prob, entropy, skip_kl)
+        return _LSTMPass(self.start.expand(rows, -1), [(zeros, zeros) for _ in self.cells])
 
-    def _step(self, inputs: torch.Tensor, state: list[tuple[torch.Tensor, torch.Tensor]]):
+    def _read(self, ctx: _LSTMPass) -> torch.Tensor:
+        inputs = ctx.inputs
         for k, cell in enumerate(self.cells):
-            state[k] = cell(inputs, state[k])
-            inputs = state[k][0]
-        return inputs
+            ctx.state[k] = cell(inputs, ctx.state[k])
+            inputs = ctx.state[k][0]
+        return inputs  # (rows, hidden)
 
     def _choice_log_probs(self, decision: Choice, h: torch.Tensor) -> torch.Tensor:
-        logits = self._shape(self.heads[decision.head](h))
-        if decision.allowed is not None:
-            mask = torch.tensor(decision.allowed, dtype=torch.bool)
-            logits = logits.masked_fill(~mask, float("-inf"))
-        return torch.log_softmax(logits, dim=1)
+        return self._masked_log_softmax(decision, self.heads[decision.head](h))
 
-    def _skip_logits(
-        self, decision: SkipChoice, h: torch.Tensor, anchor_keys: list[torch.Tensor]
-    ) -> torch.Tensor:
-        keys = torch.stack(anchor_keys[: decision.num_anchors], dim=1)  # (rows, anchors, hidden)
+    def _skip_logits(self, decision: SkipChoice, h: torch.Tensor, ctx: _LSTMPass) -> torch.Tensor:
+        keys = torch.stack(ctx.anchor_keys[: decision.num_anchors], dim=1)  # (rows, anchors, hid)
         scores = self.v_attn(torch.tanh(keys + self.w_curr(h).unsqueeze(1))).squeeze(2)
         return self._shape(scores)
 
-    @staticmethod
-    def _pick_choice(
-        log_p: torch.Tensor,
-        given: torch.Tensor | None,
-        generator: torch.Generator | None,
-        greedy: bool,
-    ) -> torch.Tensor:
-        if given is not None:
-            return given[:, 0]
-        if greedy:
-            return log_p.argmax(dim=1)
-        return torch.multinomial(log_p.exp(), 1, generator=generator).squeeze(1)
-
-    @staticmethod
-    def _pick_skips(
-        logits: torch.Tensor,
-        given: torch.Tensor | None,
-        generator: torch.Generator | None,
-        greedy: bool,
-    ) -> torch.Tensor:
-        if given is not None:
-            return given.float()
-        if greedy:
-            return (logits > 0).float()
-        return (torch.rand(logits.shape, generator=generator) < torch.sigmoid(logits)).float()
-
-    def _skip_kl(self, probs: torch.Tensor) -> torch.Tensor:
-        """KL(Bernoulli(p) ‖ Bernoulli(skip_target)), summed over anchors, per row."""
-        p = probs.clamp(1e-6, 1 - 1e-6)
-        q = self.skip_target
-        return (p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))).sum(dim=1)
-
-
-def _categorical_entropy(log_p: torch.Tensor) -> torch.Tensor:
-    # Masked options have log p = -inf and p = 0; they contribute nothing.
-    p = log_p.exp()
-    return -(p * log_p.masked_fill(p == 0, 0.0)).sum(dim=1)
-
-
-def _bernoulli_entropy(logits: torch.Tensor) -> torch.Tensor:
-    p = torch.sigmoid(logits)
-    return (F.softplus(logits) - p * logits).sum(dim=1)
+    def _answered(
+        self, decision: Decision, answer: torch.Tensor, h: torch.Tensor, ctx: _LSTMPass
+    ) -> None:
+        if isinstance(decision, Choice):
+            ctx.inputs = self.embed[decision.head](answer)
+        else:
+            chosen_anchors = torch.stack(ctx.anchors[: decision.num_anchors], dim=1)
+            # Next input: the mean of the chosen anchors (zero when none is chosen).
+            inputs = (answer.unsqueeze(1) @ chosen_anchors).squeeze(1)
+            ctx.inputs = inputs / (1.0 + answer.sum(dim=1, keepdim=True))
+        if decision.ends_layer and self.space.uses_skips:
+            ctx.anchors.append(h)
+            ctx.anchor_keys.append(self.w_prev(h))

@@ -10,7 +10,7 @@ from child.spaces import build_network, build_space, format_arch
 from child.spaces.layers import ACTIVATIONS, SPATIAL_TYPES, LayersSpace, LayersSpaceConfig
 from controller.config import LSTMControllerConfig
 from controller.policy import LSTMPolicy
-from controller.reinforce import ReinforceController
+from controller.policy_gradient import PolicyGradientController
 from core.architecture import Architecture, Layer
 from core.errors import ConfigError
 from tests.helpers import run_search
@@ -203,7 +203,7 @@ def test_mutation_yields_a_valid_different_architecture():
 
 
 def test_controller_never_samples_a_masked_type():
-    controller = ReinforceController(SPACE, LSTMControllerConfig(), seed=0)
+    controller = PolicyGradientController(SPACE, LSTMControllerConfig(), seed=0)
     archs = controller.propose(300)
     assert all(not spatial_after_fc(a) for a in archs)
     # Now favour conv (masked after fc) and fc, so that masks are hit at most steps.

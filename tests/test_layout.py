@@ -16,7 +16,7 @@ import yaml
 from app.config import SCHEMAS, compose_config, typed_config
 from child.spaces import SPACES, SpaceDef
 from controller.config import LSTMControllerConfig
-from controller.reinforce import ReinforceController
+from controller.policy_gradient import PolicyGradientController
 from core.errors import ConfigError
 from tests.helpers import CONF, ROOT
 
@@ -155,7 +155,7 @@ def test_the_readme_example_space_is_complete_and_works(tmp_path, monkeypatch):
     assert definition.format(archs[0]).startswith("mlp[")
     net = definition.network(archs[0], (1, 8, 8), 10, definition.config())
     assert net(torch.randn(2, 1, 8, 8)).shape == (2, 10)
-    controller = ReinforceController(space, LSTMControllerConfig(), seed=0)
+    controller = PolicyGradientController(space, LSTMControllerConfig(), seed=0)
     assert len({a for a in controller.propose(30)}) > 1
     with pytest.raises(ConfigError, match="search_space.units"):
         definition.space(definition.config(units=[]))

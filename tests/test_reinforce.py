@@ -4,7 +4,7 @@ import pytest
 from child.spaces.macro import MACRO_OPS, MacroSpace
 from controller.config import LSTMControllerConfig
 from controller.factory import build_controller
-from controller.reinforce import ReinforceController
+from controller.policy_gradient import PolicyGradientController
 from core.errors import ConfigError
 
 SPACE = MacroSpace(num_layers=4, ops=MACRO_OPS, widths=(16, 32, 64))
@@ -14,8 +14,8 @@ def conv3_fraction(arch) -> float:
     return sum(layer.op == "conv3" for layer in arch.layers) / len(arch.layers)
 
 
-def train_on_toy_reward(cfg: LSTMControllerConfig, updates: int) -> ReinforceController:
-    controller = ReinforceController(SPACE, cfg, seed=0)
+def train_on_toy_reward(cfg: LSTMControllerConfig, updates: int) -> PolicyGradientController:
+    controller = PolicyGradientController(SPACE, cfg, seed=0)
     for _ in range(updates):
         archs = controller.propose(5)
         controller.learn(archs, [conv3_fraction(a) for a in archs])
@@ -42,7 +42,7 @@ def test_without_updates_the_choice_stays_near_uniform():
 
 
 def test_baseline_starts_at_the_first_mean_then_moves_as_an_ema():
-    controller = ReinforceController(SPACE, LSTMControllerConfig(baseline_decay=0.5), seed=0)
+    controller = PolicyGradientController(SPACE, LSTMControllerConfig(baseline_decay=0.5), seed=0)
     archs = controller.propose(2)
     stats = controller.learn(archs, [0.2, 0.4])
     assert stats["baseline"] == pytest.approx(0.3)
@@ -51,7 +51,7 @@ def test_baseline_starts_at_the_first_mean_then_moves_as_an_ema():
 
 def test_skip_kl_penalty_pulls_skip_density_towards_the_target():
     cfg = LSTMControllerConfig(skip_weight=5.0, skip_target=0.05, entropy_weight=0.0, lr=0.02)
-    controller = ReinforceController(SPACE, cfg, seed=0)
+    controller = PolicyGradientController(SPACE, cfg, seed=0)
     for _ in range(40):
         archs = controller.propose(5)
         controller.learn(archs, [0.5] * len(archs))  # no reward signal: only the KL acts
@@ -64,14 +64,14 @@ def test_skip_kl_penalty_pulls_skip_density_towards_the_target():
 
 def test_state_dict_round_trip_continues_identically():
     a = train_on_toy_reward(LSTMControllerConfig(), updates=3)
-    b = ReinforceController(SPACE, LSTMControllerConfig(), seed=123)
+    b = PolicyGradientController(SPACE, LSTMControllerConfig(), seed=123)
     b.load_state_dict(a.state_dict())
     assert a.propose(5) == b.propose(5)
 
 
 def test_rank_advantage_is_the_centred_rank_within_batch_and_window():
     cfg = LSTMControllerConfig(advantage="rank", rank_window=4)
-    controller = ReinforceController(SPACE, cfg, seed=0)
+    controller = PolicyGradientController(SPACE, cfg, seed=0)
     archs = controller.propose(4)
     first = controller.learn(archs, [0.1, 0.2, 0.3, 0.4])
     # ranks 0.5/4 … 3.5/4 centred: −0.375, −0.125, 0.125, 0.375; mean 0
@@ -82,8 +82,8 @@ def test_rank_advantage_is_the_centred_rank_within_batch_and_window():
 
 
 def test_rank_advantage_ignores_the_scale_of_the_reward():
-    def trained(scale: float) -> ReinforceController:
-        controller = ReinforceController(SPACE, LSTMControllerConfig(advantage="rank"), seed=0)
+    def trained(scale: float) -> PolicyGradientController:
+        controller = PolicyGradientController(SPACE, LSTMControllerConfig(advantage="rank"), seed=0)
         for _ in range(5):
             archs = controller.propose(5)
             controller.learn(archs, [scale * conv3_fraction(a) for a in archs])
@@ -100,7 +100,7 @@ def test_rank_advantage_learns_the_toy_reward():
 
 def test_elite_keeps_the_best_architectures_seen_and_pulls_the_policy_to_them():
     cfg = LSTMControllerConfig(elite_size=2, elite_weight=1.0, lr=0.05, entropy_weight=0.0)
-    controller = ReinforceController(SPACE, cfg, seed=0)
+    controller = PolicyGradientController(SPACE, cfg, seed=0)
     archs = controller.propose(4)
     stats = controller.learn(archs, [0.4, 0.9, 0.1, 0.8])
     assert set(controller.elite) == {archs[1], archs[3]}
@@ -114,11 +114,11 @@ def test_elite_keeps_the_best_architectures_seen_and_pulls_the_policy_to_them():
 
 def test_rank_and_elite_state_survive_a_checkpoint():
     cfg = LSTMControllerConfig(advantage="rank", elite_size=3, elite_weight=0.5)
-    a = ReinforceController(SPACE, cfg, seed=0)
+    a = PolicyGradientController(SPACE, cfg, seed=0)
     for _ in range(3):
         archs = a.propose(4)
         a.learn(archs, [conv3_fraction(x) for x in archs])
-    b = ReinforceController(SPACE, cfg, seed=9)
+    b = PolicyGradientController(SPACE, cfg, seed=9)
     b.load_state_dict(a.state_dict())
     assert b.elite == a.elite and list(b.recent) == list(a.recent)
     archs = a.propose(4)
