@@ -20,7 +20,6 @@ from child.trainer import (
     crop,
     device_plan,
     forward_fn,
-    torch_threads,
     train,
 )
 from core.architecture import Architecture, Layer
@@ -33,12 +32,7 @@ CPU = torch.device("cpu")
 CUDA = torch.device("cuda")  # only described, never used: these tests run without a GPU
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # These nets gain nothing from a second thread, and on a busy 2-core machine two threads
-    # made a child that trains in 0.7 s take up to 35 s (measured).
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def child(recipe: ChildConfig) -> ChildResult:

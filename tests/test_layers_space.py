@@ -18,13 +18,7 @@ from tests.helpers import run_search
 SPACE = LayersSpace.from_config(LayersSpaceConfig())  # search_space=layers
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # These nets are tiny: one thread is faster, and steady on a shared machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def conv(kernel=3, stride=1, filters=16, activation="relu"):

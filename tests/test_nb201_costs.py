@@ -20,13 +20,7 @@ with BUNDLED_TABLE.open(newline="", encoding="utf-8") as f:
     ROWS = list(csv.DictReader(f))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Many tiny forward passes; the script sets one thread too. Restored for later tests.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def load_script():
