@@ -1,7 +1,7 @@
 """Controllers compared as the NAS-Bench-201 paper did (its Table 5), on held-out seeds.
 
     python benchmarks/nb201_protocol.py            # held-out seeds 1000-1099: the results table
-    python benchmarks/nb201_protocol.py --tune     # the tuning sweep, on tuning seeds 0-19
+    python benchmarks/nb201_protocol.py --tune     # the tuning sweep, on tuning seeds 0-29
     python benchmarks/nb201_protocol.py --cost     # cost-aware search under a parameter limit
 
 The protocol: every search runs on the bundled table (`evaluator=table`), whose reward is the
@@ -12,8 +12,8 @@ the paper's time budget (random search with 100 cells reproduces its random-sear
 200 are reported too. Each run is a real search through `search_main` (children.jsonl,
 checkpoints, TensorBoard), in a worker process on one thread.
 
-Tuning (`--tune`) gives every tunable controller the same effort: a grid of 8 settings, each
-run on tuning seeds 0-19 at 100 cells, and the setting with the highest mean *reward* (the
+Tuning (`--tune`) gives every tunable controller the same effort: a grid of 12 settings, each
+run on tuning seeds 0-29 at 100 cells, and the setting with the highest mean *reward* (the
 12-epoch validation accuracy of the best cell found) wins. Test columns are never read while
 tuning, and the reported seeds (1000 and up) are never used for it. The winners are the
 `*_nb201` presets in conf/controller/. Results go to benchmarks/results/nb201_protocol.json,
@@ -53,7 +53,7 @@ NAMES["imagenet16_test_200ep"] = "ImageNet16-120"
 BUDGETS = (50, 100, 200)
 MAIN_BUDGET = 100
 HELD_OUT = range(1000, 1100)
-TUNING_SEEDS = range(20)
+TUNING_SEEDS = range(30)
 BATCH = 10  # cells per controller update, as in the issue's protocol
 
 # The paper's Table 5 (200-epoch test accuracy, mean ± std over its runs), from the shared data
@@ -78,24 +78,28 @@ class Method:
     note: str = ""
 
 
+# The rows of the results: the tuned settings are the winners of --tune (nb201_tuning.json),
+# with the cells per update they were tuned with.
 METHODS = {
     "lstm_nb201": Method(
-        "LSTM, tuned (`lstm_nb201`)", ("controller=lstm_nb201",), note="tuned: see --tune"
+        "LSTM, tuned (`lstm_nb201`, 1 cell per update)", ("controller=lstm_nb201",), batch=1
     ),
     "lstm": Method("LSTM, default preset (`lstm`)", ("controller=lstm",), note="not tuned"),
-    "ppo_nb201": Method("LSTM + PPO, tuned (`ppo_nb201`)", ("controller=ppo_nb201",)),
+    "ppo": Method("LSTM + PPO, tuned (`ppo`: its preset won)", ("controller=ppo",)),
     "softmax_nb201": Method(
         "softmax REINFORCE, tuned (`softmax_nb201`)", ("controller=softmax_nb201",)
     ),
     "softmax": Method(
-        "softmax REINFORCE, reference settings (`softmax`)",
+        "softmax REINFORCE, reference settings (`softmax`, 1 cell per update)",
         ("controller=softmax",),
         batch=1,
         note="the paper's code: one cell per update",
     ),
-    "evolution_nb201": Method("REA, tuned (`evolution_nb201`)", ("controller=evolution_nb201",)),
+    "evolution_nb201": Method(
+        "REA, tuned (`evolution_nb201`: P25, S25)", ("controller=evolution_nb201",)
+    ),
     "evolution_paper": Method(
-        "REA, reference settings (`evolution_paper`: P10, S3)",
+        "REA, reference settings (`evolution_paper`: P10, S3, 1 cell per step)",
         ("controller=evolution_paper",),
         batch=1,
         note="the paper's code: one cell at a time",
@@ -104,47 +108,81 @@ METHODS = {
     "random": Method("random search (`random`)", ("controller=random",)),
 }
 
-# --tune: 8 settings per tunable controller (equal effort), the first of each its starting preset.
+
+# --tune: 12 settings per tunable controller (equal effort), each a list of overrides; the
+# cells per update (budget.batch, default BATCH) is tuned like any other setting.
+def _grid(preset: str, *settings: str) -> list[tuple[str, ...]]:
+    return [(f"controller={preset}", *setting.split()) for setting in settings]
+
+
 TUNING: dict[str, list[tuple[str, ...]]] = {
     "lstm": [
         ("controller=lstm",),
-        ("controller=lstm", "controller.lr=0.05", "controller.tanh_constant=2.0"),
-        ("controller=lstm", "controller.lr=0.05", "controller.advantage=rank"),
-        ("controller=lstm_nb201",),
-        ("controller=lstm_nb201", "controller.lr=0.02"),
-        ("controller=lstm_nb201", "controller.lr=0.1"),
-        ("controller=lstm_nb201", "controller.tanh_constant=1.5"),
-        ("controller=lstm_nb201", "controller.elite_weight=1.0"),
+        ("controller=lstm_nb201",),  # the preset tuned on the oracle reward before
+        *_grid(
+            "lstm",
+            "controller.lr=0.05 controller.tanh_constant=2.0",
+            "budget.batch=5 controller.lr=0.02 controller.tanh_constant=2.0",
+            "budget.batch=2 controller.lr=0.02 controller.tanh_constant=2.0",
+            "budget.batch=2",
+            "budget.batch=2 controller.lr=0.02 controller.tanh_constant=2.0 "
+            "controller.advantage=rank",
+            "budget.batch=2 controller.lr=0.02 controller.tanh_constant=2.0 "
+            "controller.entropy_weight=0.01",
+            "budget.batch=5 controller.lr=0.05 controller.tanh_constant=2.0 "
+            "controller.advantage=rank controller.elite_size=5 controller.elite_weight=0.5",
+            "budget.batch=2 controller.lr=0.02 controller.tanh_constant=2.0 "
+            "controller.advantage=rank controller.elite_size=5 controller.elite_weight=0.5",
+            "budget.batch=5 controller.lr=0.02 controller.tanh_constant=2.0 "
+            "controller.advantage=rank controller.elite_size=5 controller.elite_weight=0.5",
+            "budget.batch=1 controller.tanh_constant=2.0",
+        ),
     ],
-    "softmax": [
-        ("controller=softmax",),
-        ("controller=softmax", "controller.lr=0.03"),
-        ("controller=softmax", "controller.lr=0.1"),
-        ("controller=softmax", "controller.lr=0.3"),
-        ("controller=softmax", "controller.lr=0.1", "controller.advantage=rank"),
-        ("controller=softmax", "controller.lr=0.3", "controller.advantage=rank"),
-        ("controller=softmax", "controller.lr=0.1", "controller.baseline_decay=0.95"),
-        ("controller=softmax", "controller.lr=0.1", "controller.advantage_norm=true"),
-    ],
-    "ppo": [
-        ("controller=ppo",),
-        ("controller=ppo", "controller.lr=0.02"),
-        ("controller=ppo", "controller.lr=0.05"),
-        ("controller=ppo", "controller.ppo_epochs=2"),
-        ("controller=ppo", "controller.ppo_epochs=8"),
-        ("controller=ppo", "controller.ppo_clip=0.1"),
-        ("controller=ppo", "controller.advantage=rank"),
-        ("controller=ppo", "controller.lr=0.02", "controller.advantage=rank"),
-    ],
+    "softmax": _grid(
+        "softmax",
+        "budget.batch=1",  # the reference settings
+        "budget.batch=1 controller.lr=0.03",
+        "budget.batch=1 controller.lr=0.1",
+        "budget.batch=1 controller.lr=0.3",
+        "budget.batch=2 controller.lr=0.1",
+        "budget.batch=2 controller.lr=0.3",
+        "budget.batch=5 controller.lr=0.1",
+        "budget.batch=5 controller.lr=0.3",
+        "controller.lr=0.1",
+        "controller.lr=0.3",
+        "budget.batch=5 controller.lr=0.3 controller.advantage=rank",
+        "budget.batch=2 controller.lr=0.1 controller.advantage=rank",
+    ),
+    "ppo": _grid(
+        "ppo",
+        "",
+        "controller.lr=0.02",
+        "controller.lr=0.003",
+        "budget.batch=5",
+        "budget.batch=5 controller.lr=0.02",
+        "budget.batch=2",
+        "budget.batch=2 controller.lr=0.02",
+        "budget.batch=2 controller.lr=0.005",
+        "budget.batch=5 controller.ppo_epochs=2",
+        "budget.batch=5 controller.ppo_epochs=8",
+        "budget.batch=5 controller.ppo_clip=0.1",
+        "budget.batch=5 controller.advantage=rank",
+    ),
     "evolution": [
-        ("controller=evolution",),
-        ("controller=evolution_paper",),
-        ("controller=evolution", "controller.population=20", "controller.sample_size=5"),
-        ("controller=evolution", "controller.population=20", "controller.sample_size=10"),
-        ("controller=evolution", "controller.population=30", "controller.sample_size=10"),
-        ("controller=evolution", "controller.population=50", "controller.sample_size=10"),
-        ("controller=evolution", "controller.population=40", "controller.sample_size=20"),
-        ("controller=evolution", "controller.population=25", "controller.sample_size=25"),
+        *_grid("evolution_paper", "budget.batch=1", ""),
+        *_grid(
+            "evolution",
+            "",
+            "budget.batch=1 controller.population=20 controller.sample_size=5",
+            "controller.population=20 controller.sample_size=5",
+            "controller.population=20 controller.sample_size=10",
+            "controller.population=50 controller.sample_size=10",
+            "controller.population=30 controller.sample_size=10",
+            "controller.population=25 controller.sample_size=25",
+            "budget.batch=1 controller.population=10 controller.sample_size=5",
+            "budget.batch=1 controller.population=15 controller.sample_size=3",
+            "controller.population=40 controller.sample_size=20",
+        ),
     ],
 }
 
@@ -164,8 +202,10 @@ class Outcome:
 
 def compose(method_overrides: Sequence[str], batch: int, children: int) -> DictConfig:
     """The composed config of one method (seed 0); runs copy it and set their seed."""
-    budget = [f"budget.children={children}", f"budget.batch={batch}"]
-    return compose_config([*BASE, *method_overrides, *budget])
+    budget = [f"budget.children={children}"]
+    if not any(o.startswith("budget.batch=") for o in method_overrides):  # its own batch wins
+        budget.append(f"budget.batch={batch}")
+    return compose_config([*BASE, *budget, *method_overrides])
 
 
 def run_one(
