@@ -8,7 +8,7 @@ children (cached repeats do not count). A run shorter than a budget does not con
 A table search also records report columns for every child (e.g. NAS-Bench-201's 200-epoch
 test accuracies). Those are never maximised over: `--metric <report column>` follows the
 report value of the *best-by-reward* child so far, which is what a paper reports for the cell
-a search found, and the table of every comparison ends with each report column of that cell.
+a search found, and a second table shows each report column of that cell at the run's end.
 """
 
 from __future__ import annotations
@@ -411,7 +411,6 @@ def table_header(comparison: Comparison) -> list[str]:
         "runs",
         *(f"{metric}@{b}" for b in comparison.budgets),
         f"final {metric}",
-        *(f"found cell: {column}" for column in comparison.report_columns),
         "wall time (mean)",
     ]
 
@@ -430,31 +429,61 @@ def table_rows(comparison: Comparison) -> list[list[str]]:
         n = len(group.runs)
         cells = [format_stat(stat_at(group, b), n) for b in comparison.budgets]
         final = format_stat(final_stat(group), n)
-        found = [format_stat(report_stat(group, c), n) for c in comparison.report_columns]
-        rows.append(
-            [group.label, str(n), *cells, final, *found, format_seconds(mean_seconds(group))]
-        )
+        rows.append([group.label, str(n), *cells, final, format_seconds(mean_seconds(group))])
     return rows
 
 
-def rich_table(comparison: Comparison) -> Table:
-    """The comparison as a rich table for the terminal."""
+def found_header(comparison: Comparison) -> list[str]:
+    """The column names of the found-cell table: group, runs, then each report column."""
+    return ["group", "runs", *comparison.report_columns]
+
+
+def found_rows(comparison: Comparison) -> list[list[str]]:
+    """Per group, each report column of the runs' final best-by-reward cells."""
+    rows = []
+    for group in comparison.groups:
+        n = len(group.runs)
+        found = [format_stat(report_stat(group, c), n) for c in comparison.report_columns]
+        rows.append([group.label, str(n), *found])
+    return rows
+
+
+FOUND_TITLE = (
+    "The found cell (each run's best-by-reward child at its end), looked up in the table "
+    "(mean ± std over runs)"
+)
+
+
+def rich_tables(comparison: Comparison) -> list[Table]:
+    """The comparison as rich tables for the terminal; the found-cell one for table searches."""
     title = f"{_capital(comparison.metric_label)} after N children (mean ± std over runs)"
+    tables = [_rich(title, table_header(comparison), table_rows(comparison))]
     if comparison.report_columns:
-        title += "; found cell = the best-by-reward child at the end, looked up in the table"
+        tables.append(_rich(FOUND_TITLE, found_header(comparison), found_rows(comparison)))
+    return tables
+
+
+def _rich(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     table = Table(title=title, title_justify="left")
-    for i, name in enumerate(table_header(comparison)):
+    for i, name in enumerate(header):
         table.add_column(name, justify="left" if i == 0 else "right")
-    for row in table_rows(comparison):
+    for row in rows:
         table.add_row(*(Text(cell) for cell in row))  # Text: "[...]" in overrides is not markup
     return table
 
 
 def markdown_table(comparison: Comparison) -> str:
-    """The comparison as a GitHub markdown table."""
-    header = table_header(comparison)
+    """The comparison as GitHub markdown: the table, then the found-cell table if any."""
+    text = _markdown(table_header(comparison), table_rows(comparison))
+    if comparison.report_columns:
+        found = _markdown(found_header(comparison), found_rows(comparison))
+        text += f"\n{FOUND_TITLE}:\n\n{found}"
+    return text
+
+
+def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = [_md_row(header), "| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |"]
-    lines += [_md_row(row) for row in table_rows(comparison)]
+    lines += [_md_row(row) for row in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -437,7 +437,10 @@ def cost_search(workers: int, seeds: Sequence[int]) -> None:
         "reward.alpha=0",
         "reward.beta=-1",
     ]
-    raws = {m: compose([*METHODS[m].overrides, *cost], BATCH, MAIN_BUDGET) for m in COST_METHODS}
+    raws = {
+        m: compose([*METHODS[m].overrides, *cost], METHODS[m].batch, MAIN_BUDGET)
+        for m in COST_METHODS
+    }
     jobs = [(m, raws[m], s) for s in seeds for m in COST_METHODS]
     print(f"cost-aware: params <= {COST_LIMIT:,}, {len(COST_METHODS)} methods x {len(seeds)} seeds")
     start = time.perf_counter()

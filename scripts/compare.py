@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from app.cli import fail
-from app.compare import compare, default_out_dir, parse_budgets, rich_table, write_outputs
+from app.compare import compare, default_out_dir, parse_budgets, rich_tables, write_outputs
 from app.console import make_console
 from core.errors import ConfigError
 
@@ -67,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for note in comparison.skipped:
         print(f"warning: skipped {note}", file=sys.stderr)
     console = make_console()
-    console.print(rich_table(comparison))
+    for table in rich_tables(comparison):
+        console.print(table)
     console.print("wrote " + ", ".join(str(p) for p in written), markup=False, highlight=False)
 
 
