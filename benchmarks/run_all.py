@@ -26,6 +26,8 @@ BENCHMARKS = {
     "framework_overhead": ["framework_overhead.py"],
     "controller_overhead": ["controller_overhead.py"],
     "nb201_efficiency": ["nb201_efficiency.py"],
+    "nb201_protocol": ["nb201_protocol.py"],
+    "nb201_cost": ["nb201_protocol.py", "--cost"],
     "ray_speedup": ["ray_speedup.py"],
     "default_search": ["default_search.py"],
     "shared_ranking": ["shared_ranking.py"],
