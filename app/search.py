@@ -142,7 +142,12 @@ def run_search(
         cfg.evaluator.name,
         parts.data.describe() if parts.data else "none",
     )
-    logger = SearchLogger(run_dir, parts.space, purge_step=state.step + 1 if state.step else None)
+    logger = SearchLogger(
+        run_dir,
+        parts.space,
+        purge_step=state.step + 1 if state.step else None,
+        value_label=value_label(cfg),
+    )
     try:
         if isinstance(parts.evaluator, SharedEvaluator):
             state = search_with_shared_weights(cfg, parts, files, logger, console, state)
@@ -273,7 +278,7 @@ def finish(
         summary["pareto"] = pareto(cfg, run_dir, cfg.plots)
     metrics = {
         "hparams/best_reward": state.best_reward,
-        "hparams/best_val_acc": float(best["val_acc"]) if best else 0.0,
+        f"hparams/best_{value_label(cfg)}": float(best["val_acc"]) if best else 0.0,
     }
     if test_acc is not None:
         metrics["hparams/test_acc"] = test_acc
@@ -282,6 +287,13 @@ def finish(
     logger.log_hparams(flat_hparams(summary["config"]), metrics)
     atomic_write_json(run_dir / SUMMARY, summary)
     return summary
+
+
+def value_label(cfg: SearchConfig) -> str:
+    """What a child's `val_acc` is: a table's value column, else the validation accuracy."""
+    if isinstance(cfg.evaluator, TableEvaluatorConfig):
+        return cfg.evaluator.value_column
+    return "val_acc"
 
 
 def table_summary(table: TableEvaluatorConfig, best: dict[str, Any] | None) -> dict[str, Any]:

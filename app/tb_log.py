@@ -22,11 +22,19 @@ class SearchLogger:
 
     The x-axis of every per-step scalar is the controller step. `purge_step` drops events a
     killed run wrote after its last checkpoint, so a resumed run's curves do not fold back.
+    `value_label` names a child's `val_acc` in text: a table search's value column, say.
     """
 
-    def __init__(self, run_dir: Path, space: SearchSpace, purge_step: int | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        space: SearchSpace,
+        purge_step: int | None = None,
+        value_label: str = "val_acc",
+    ) -> None:
         self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step)
         self.space = space
+        self.value_label = value_label
 
     def log_step(
         self,
@@ -95,7 +103,7 @@ class SearchLogger:
         """The new best architecture, as text."""
         report = "".join(f", {column} {v:.4f}" for column, v in result.report.items())
         text = (
-            f"**reward {result.reward:.4f}**, val_acc {result.val_acc:.4f}{report}, "
+            f"**reward {result.reward:.4f}**, {self.value_label} {result.val_acc:.4f}{report}, "
             f"params {result.params:,}, child #{result.index}\n\n`{format_arch(result.arch)}`"
         )
         self.writer.add_text("best/architecture", text, step)
