@@ -43,6 +43,11 @@ class BudgetConfig:
     # Stop once this many proposals in a row were cached repeats: the controller has converged
     # and would only re-propose what it has seen. 0 = never.
     patience: int = 100
+    # Proposals the controller may run ahead of learning (the pipeline depth): another batch is
+    # proposed while at most this many wait to be learned from, so workers never wait for a
+    # step's slowest child. The same seed and depth give the same children on any number of
+    # workers. null: as many as the evaluator has workers (0 with one); 0: synchronous steps.
+    depth: int | None = None
 
 
 @dataclass

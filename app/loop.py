@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -35,6 +36,7 @@ class SearchState:
     best: dict[str, Any] | None = None
     epoch: int = 0  # shared-weight epochs done (evaluator=shared only)
     repeats: int = 0  # proposals in a row, up to now, that were cached repeats
+    depth: int | None = None  # the pipeline depth the run started with, kept for its resume
 
     @property
     def best_reward(self) -> float:
@@ -71,12 +73,49 @@ def stop_reason(state: SearchState, budget: BudgetConfig) -> str | None:
     return None
 
 
-class Search:
-    """Runs controller steps until the budget is spent; every step ends with a checkpoint.
+@dataclass
+class Proposal:
+    """One proposed architecture waiting to be learned from, and where its result comes from.
 
-    With `cache` on, an architecture proposed again reuses its stored result: the controller
-    still learns from it and children.jsonl records it with `cached: true`, but it does not
-    count against `budget.children`.
+    `job` is the child it started (a new evaluation); otherwise the result is an earlier
+    child's: `joins` names an evaluation still running, and neither means the cache had it.
+    `step` is the number of controller updates done when it was proposed (for the policy lag).
+    """
+
+    arch: Architecture
+    step: int
+    job: int | None = None
+    joins: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for the checkpoint."""
+        return {
+            "arch": self.arch.to_json(),
+            "step": self.step,
+            "job": self.job,
+            "joins": self.joins,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Proposal:
+        """Inverse of `to_dict`."""
+        return cls(Architecture.from_json(data["arch"]), data["step"], data["job"], data["joins"])
+
+
+class Search:
+    """Proposes, evaluates and learns until the budget is spent; every update is checkpointed.
+
+    The controller proposes batches of `budget.batch` architectures and learns from each batch
+    in the order it proposed them. With `depth` > 0 it runs ahead: it proposes the next batches
+    while up to `depth` proposals still wait to be learned from, so the evaluator's workers
+    always have children to train. Which children are proposed, evaluated and learned from, and
+    in which order, depends only on the seed and `depth`, never on which child finishes first:
+    results are learned in proposal order. With `depth` 0 every batch is learned before the next
+    is proposed (synchronous steps).
+
+    With `cache` on, an architecture proposed again reuses its stored result (or waits for the
+    running evaluation of it): the controller still learns from it and children.jsonl records it
+    with `cached: true`, but it does not count against `budget.children`.
     """
 
     def __init__(
@@ -91,6 +130,8 @@ class Search:
         cache: bool = True,
         state: SearchState | None = None,
         history: Sequence[dict[str, Any]] = (),
+        depth: int = 0,
+        pending: Sequence[Sequence[dict[str, Any]]] = (),
     ) -> None:
         self.controller = controller
         self.evaluator = evaluator
@@ -100,19 +141,55 @@ class Search:
         self.logger = logger
         self.progress = progress
         self.use_cache = cache
+        self.depth = depth
         self.state = state or SearchState()
         self.cache: dict[Architecture, ChildResult] = {}
         for record in history:
             if not record.get("cached"):
                 result = ChildResult.from_dict(record)
                 self.cache[result.arch] = result
+        self.batches: deque[list[Proposal]] = deque()  # proposed, not yet learned from, in order
+        self.running: dict[Architecture, int] = {}  # architecture → its unlearned job
+        self.arrived: dict[int, ChildResult] = {}  # job index → result not yet learned from
+        self.submitted = self.state.evaluated  # jobs started (learned from or not)
+        self._restore_pending(pending)
+
+    def _restore_pending(self, pending: Sequence[Sequence[dict[str, Any]]]) -> None:
+        """Start again the evaluations a stopped run had proposed but not learned from."""
+        for batch in pending:
+            proposals = [Proposal.from_dict(p) for p in batch]
+            jobs = [self._job(p) for p in proposals if p.job is not None]
+            for proposal in proposals:
+                if proposal.job is not None:
+                    self.running[proposal.arch] = proposal.job
+            self.submitted += len(jobs)
+            self.evaluator.submit(jobs)
+            self.batches.append(proposals)
+
+    def _job(self, proposal: Proposal) -> ChildJob:
+        assert proposal.job is not None
+        return ChildJob(proposal.job, proposal.arch, child_seed(self.seed, proposal.job))
+
+    @property
+    def unlearned(self) -> int:
+        """Proposals waiting to be learned from."""
+        return sum(len(batch) for batch in self.batches)
+
+    def may_propose(self) -> bool:
+        """Whether the controller may propose another batch now."""
+        s, b = self.state, self.budget
+        if self.unlearned > self.depth or self.submitted >= b.children:
+            return False
+        converged = b.patience and s.repeats >= b.patience
+        out_of_time = b.minutes is not None and s.seconds >= 60 * b.minutes
+        return not (converged or out_of_time or s.sampled >= max_samples(b))
 
     def done(self) -> bool:
-        """Whether the budget is spent or the controller has converged (`stop_reason`)."""
-        return stop_reason(self.state, self.budget) is not None
+        """Whether the search is over: nothing waits to be learned and no batch may follow."""
+        return not self.batches and not self.may_propose()
 
     def run(self) -> SearchState:
-        """Step until done; return the final state."""
+        """Propose, evaluate and learn until done; return the final state."""
         started, base = time.perf_counter(), self.state.seconds
         while not self.done():
             self.step()
@@ -121,70 +198,95 @@ class Search:
         return self.state
 
     def step(self) -> None:
-        """One controller step: propose, evaluate (or look up), learn, log."""
+        """Propose as far ahead as allowed, then learn from the oldest batch (one update)."""
+        while self.may_propose():
+            self._propose()
+        self._learn(self.batches.popleft())
+
+    def _propose(self) -> None:
         s = self.state
-        n = min(self.budget.batch, self.budget.children - s.evaluated)
+        n = min(self.budget.batch, self.budget.children - self.submitted)
         tick = time.perf_counter()
         archs = self.controller.propose(n)
         s.controller_seconds += time.perf_counter() - tick
+        s.sampled += len(archs)
+        batch, jobs = [], []
+        for arch in archs:
+            proposal = Proposal(arch, s.step)
+            if self.use_cache and arch in self.cache:
+                pass  # answered by the cache
+            elif self.use_cache and arch in self.running:
+                proposal.joins = self.running[arch]
+            else:
+                proposal.job = self.submitted
+                self.submitted += 1
+                self.running[arch] = proposal.job
+                jobs.append(self._job(proposal))
+            batch.append(proposal)
+        self.evaluator.submit(jobs)
+        self.batches.append(batch)
 
-        results, cached_flags = self._evaluate(archs)
-        rewards = [r.reward for r in results]
+    def _result(self, job: int) -> ChildResult:
+        """The result of `job`, waiting for results (of any job) until it is in."""
+        while job not in self.arrived:
+            result = self.evaluator.next_result()
+            self.arrived[result.index] = result
+            best = max(self.state.best_reward, result.reward)
+            self.progress.child_done(self.state.evaluated + len(self.arrived), result.reward, best)
+        return self.arrived[job]
+
+    def _learn(self, batch: list[Proposal]) -> None:
+        """Record the batch's children (new ones first, in job order), then one update."""
+        s = self.state
+        own: dict[int, ChildResult] = {}  # position in the batch → its own child's result
+        for i, proposal in enumerate(batch):
+            if proposal.job is not None:
+                result = own[i] = self._result(proposal.job)
+                del self.arrived[proposal.job]
+                if self.running.get(proposal.arch) == proposal.job:
+                    del self.running[proposal.arch]
+                self.cache[proposal.arch] = result
+                s.evaluated += 1
+                self._record(result, cached=False)
+        # A repeat learns from the stored result, which its batch may only now have recorded.
+        answers = [own[i] if i in own else self.cache[p.arch] for i, p in enumerate(batch)]
+        for proposal, result in zip(batch, answers, strict=True):
+            if proposal.job is None:
+                self._record(result, cached=True)
+        archs = [p.arch for p in batch]
+        rewards = [r.reward for r in answers]
         tick = time.perf_counter()
         stats = self.controller.learn(archs, rewards)
         s.controller_seconds += time.perf_counter() - tick
-
-        cached = sum(cached_flags)
-        for repeat in cached_flags:
-            s.repeats = s.repeats + 1 if repeat else 0
+        cached = sum(p.job is None for p in batch)
+        for proposal in batch:
+            s.repeats = s.repeats + 1 if proposal.job is None else 0
+        lag = s.step - batch[0].step  # updates made since this batch was proposed
         s.step += 1
-        s.sampled += len(archs)
         s.cached += cached
         best_report = (s.best or {}).get("report") or {}
         self.logger.log_step(
-            s.step, results, stats, s.best_reward, s.evaluated, cached, best_report
+            s.step,
+            answers,
+            {**stats, "policy_lag": lag},
+            s.best_reward,
+            s.evaluated,
+            cached,
+            best_report,
         )
         self.progress.step_done(s.step, s.evaluated, rewards, s.best_reward, stats.get("entropy"))
         log.info(
-            "step %d: children %d, cached %d, reward mean %.4f max %.4f, best %.4f, stats %s",
+            "step %d: children %d, cached %d, lag %d, reward mean %.4f max %.4f, best %.4f, "
+            "stats %s",
             s.step,
             s.evaluated,
             s.cached,
+            lag,
             sum(rewards) / len(rewards),
             max(rewards),
             s.best_reward,
             {k: round(v, 5) for k, v in stats.items()},
         )
-
-    def _evaluate(self, archs: list[Architecture]) -> tuple[list[ChildResult], list[bool]]:
-        """Each arch's result and whether it was cached; repeats are not trained again."""
-        s = self.state
-        found: dict[int, ChildResult] = {}
-        cached = [False] * len(archs)
-        jobs: list[ChildJob] = []
-        positions: dict[int, list[int]] = {}  # job index → positions in `archs`
-        job_of: dict[Architecture, int] = {}
-        for i, arch in enumerate(archs):
-            if self.use_cache and arch in self.cache:
-                found[i], cached[i] = self.cache[arch], True
-            elif self.use_cache and arch in job_of:
-                positions[job_of[arch]].append(i)
-                cached[i] = True
-            else:
-                index = s.evaluated + len(jobs)
-                jobs.append(ChildJob(index, arch, child_seed(self.seed, index)))
-                positions[index], job_of[arch] = [i], index
-        for result in self.evaluator.evaluate(jobs):
-            s.evaluated += 1
-            self._record(result, cached=False)
-            self.cache[result.arch] = result
-            self.progress.child_done(s.evaluated, result.reward, s.best_reward)
-            for i in positions[result.index]:
-                found[i] = result
-        for i in range(len(archs)):
-            if cached[i]:
-                self._record(found[i], cached=True)
-        return [found[i] for i in range(len(archs))], cached
 
     def _record(self, result: ChildResult, cached: bool) -> None:
         s = self.state
@@ -200,8 +302,14 @@ class Search:
 
     def _checkpoint(self) -> None:
         self.files.sync_children()
+        pending = [[p.to_dict() for p in batch] for batch in self.batches]
         self.files.save_checkpoint(
-            {"version": 1, "state": asdict(self.state), "controller": self.controller.state_dict()}
+            {
+                "version": 2,
+                "state": asdict(self.state),
+                "controller": self.controller.state_dict(),
+                "pending": pending,
+            }
         )
 
 

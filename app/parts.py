@@ -10,6 +10,7 @@ import numpy as np
 from app.config import SearchConfig
 from child.data import DataSplits, load_dataset
 from child.evaluators import Evaluator, LocalEvaluator
+from child.pool_evaluator import PoolEvaluator, default_workers
 from child.shared_evaluator import SharedEvaluator
 from child.spaces import SpaceConfig, build_space, format_arch
 from child.trainer import resolve_device
@@ -41,8 +42,14 @@ def build_evaluator(cfg: SearchConfig, space_cfg: SpaceConfig) -> tuple[Evaluato
     """The evaluator the config names, and the data it trains on (None if it trains nothing)."""
     name = cfg.evaluator.name
     if name == "local":
-        data = load_data(cfg)
-        return LocalEvaluator(data, space_cfg, cfg.child, cfg.reward), data
+        workers = local_workers(cfg)
+        if workers == 1:
+            data = load_data(cfg)
+            return LocalEvaluator(data, space_cfg, cfg.child, cfg.reward), data
+        data = load_dataset(cfg.dataset, cfg.seed)  # workers move it to their own device
+        retries = cfg.evaluator.max_retries
+        evaluator = PoolEvaluator(workers, data, space_cfg, cfg.child, cfg.reward, retries)
+        return evaluator, data
     if name == "table":
         from child.table import TableEvaluator
 
@@ -63,6 +70,14 @@ def build_evaluator(cfg: SearchConfig, space_cfg: SpaceConfig) -> tuple[Evaluato
         data = load_data(cfg)
         return SharedEvaluator(cfg.evaluator, data, space_cfg, cfg.seed), data
     raise ConfigError(f"evaluator.name={name!r} is unknown: expected one of {EVALUATORS}")
+
+
+def local_workers(cfg: SearchConfig) -> int:
+    """The worker processes of `evaluator=local`: as set, else one per core (1 on a GPU)."""
+    if cfg.evaluator.workers is not None:
+        return cfg.evaluator.workers
+    on_gpu = resolve_device(cfg.child.device).type == "cuda"
+    return 1 if on_gpu else default_workers()
 
 
 def build_parts(cfg: SearchConfig) -> SearchParts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ class Saved:
     controller: dict[str, Any]
     children: list[dict[str, Any]]
     evaluator: dict[str, Any] | None = None  # the supernet and its optimizer (evaluator=shared)
+    pending: list[list[dict[str, Any]]] = field(default_factory=list)  # proposed, not learned
 
 
 def load_run_config(run_dir: Path, key: str = "resume") -> SearchConfig:
@@ -126,7 +127,9 @@ def read_saved(files: RunFiles) -> Saved | None:
         controller = checkpoint["controller"]
     except (KeyError, TypeError) as err:
         raise ConfigError(f"{files.checkpoint_path} is not a search checkpoint ({err})") from err
-    return Saved(state, controller, files.read_children(state.lines), checkpoint.get("evaluator"))
+    children = files.read_children(state.lines)
+    pending = checkpoint.get("pending") or []
+    return Saved(state, controller, children, checkpoint.get("evaluator"), pending)
 
 
 def run_search(
@@ -142,6 +145,8 @@ def run_search(
         cfg.evaluator.name,
         parts.data.describe() if parts.data else "none",
     )
+    if state.depth is None:  # a new run: resumed ones keep theirs, whatever the machine
+        state.depth = pipeline_depth(cfg, parts)
     logger = SearchLogger(
         run_dir,
         parts.space,
@@ -165,6 +170,8 @@ def run_search(
                     cache=cfg.cache,
                     state=state,
                     history=history,
+                    depth=state.depth,
+                    pending=saved.pending if saved else (),
                 )
                 state = search.run()
         summary = finish(cfg, run_dir, state, parts, logger)
@@ -203,6 +210,14 @@ def search_with_shared_weights(
         state = search.run()
     search.derive()
     return state
+
+
+def pipeline_depth(cfg: SearchConfig, parts: SearchParts) -> int:
+    """`budget.depth`, or by default one proposal ahead per worker (0 with one worker)."""
+    if cfg.budget.depth is not None:
+        return cfg.budget.depth
+    workers = getattr(parts.evaluator, "parallelism", 1)  # a shared-weight search has none
+    return workers if workers > 1 else 0
 
 
 def restore(

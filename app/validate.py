@@ -15,6 +15,7 @@ from typing import Any
 from app.config import SearchConfig
 from child.config import (
     ChildConfig,
+    LocalEvaluatorConfig,
     RayEvaluatorConfig,
     SharedEvaluatorConfig,
     TableEvaluatorConfig,
@@ -47,6 +48,10 @@ def validate(cfg: SearchConfig) -> None:
         check_shared(cfg)
     if isinstance(cfg.evaluator, RayEvaluatorConfig):
         check_ray_config(cfg.evaluator)
+    if isinstance(cfg.evaluator, LocalEvaluatorConfig):
+        workers, retries = cfg.evaluator.workers, cfg.evaluator.max_retries
+        require(workers is None or workers >= 1, "evaluator.workers", workers, "null or >= 1")
+        require(retries >= 0, "evaluator.max_retries", retries, "an int >= 0")
 
 
 def check_budget(cfg: SearchConfig) -> None:
@@ -67,6 +72,7 @@ def check_budget(cfg: SearchConfig) -> None:
         f"null or >= budget.children={b.children}",
     )
     require(b.patience >= 0, "budget.patience", b.patience, "an int >= 0 (0 = never stop early)")
+    require(b.depth is None or b.depth >= 0, "budget.depth", b.depth, "null or an int >= 0")
 
 
 def check_cost_metric(cfg: SearchConfig) -> None:

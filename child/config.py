@@ -49,7 +49,9 @@ class ChildConfig:
     augment: bool = False  # random crop + flip, images only
     eval_batch_size: int = 1024
     device: str = "auto"  # auto = CUDA when available, else CPU; or cpu, cuda, cuda:1, ...
-    threads: int = 0  # torch CPU threads; 0 = torch's default (all cores)
+    # torch CPU threads per child. Part of the recipe: kernels split their sums by thread, so
+    # another count changes the last bits of a child's weights. 0 = torch's default (all cores).
+    threads: int = 1
     # fp32 | bf16 | auto (bf16 autocast on GPUs with native bf16, else fp32). fp32 by default: on
     # an H200, bf16 trained this project's small children 10-20% slower than fp32 (which already
     # uses TF32 tensor cores for convs); see BENCHMARKS.md. Try auto for wide children.
@@ -89,9 +91,14 @@ class MnistConfig:
 
 @dataclass
 class LocalEvaluatorConfig:
-    """Train children one after another in the search process."""
+    """Train children on this machine: one per worker process, or in the search process."""
 
     name: str = "local"
+    # Worker processes, each training one child at a time with child.threads threads. null: one
+    # per CPU core (on a GPU: 1; set more to share the GPU among several small children).
+    # 1: train in the search process itself, one child after another.
+    workers: int | None = None
+    max_retries: int = 2  # a child whose worker died is trained again, then recorded as failed
 
 
 @dataclass

@@ -6,9 +6,10 @@ and a seed), so every evaluator, in-process or remote, gives the same result for
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -38,16 +39,53 @@ def child_seed(run_seed: int, index: int) -> int:
     return int(np.random.SeedSequence([run_seed, index]).generate_state(1)[0])
 
 
-class Evaluator(Protocol):
-    """Anything that evaluates jobs and yields their results as they finish."""
+class Evaluator(ABC):
+    """Evaluates submitted jobs, handing back each result once it is ready.
+
+    The search loop submits children as they are proposed and takes results as they finish,
+    so an evaluator with workers keeps them busy while the controller works ahead.
+    """
+
+    @abstractmethod
+    def submit(self, jobs: Sequence[ChildJob]) -> None:
+        """Start evaluating `jobs` (or queue them)."""
+
+    @abstractmethod
+    def next_result(self) -> ChildResult:
+        """The result of one submitted job, waiting for one if none is ready."""
+
+    def close(self) -> None:  # noqa: B027 (most evaluators hold nothing to release)
+        """Release workers and other resources."""
+
+    @property
+    def parallelism(self) -> int:
+        """How many children it evaluates at once."""
+        return 1
 
     def evaluate(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
-        """Evaluate `jobs`, yielding one result per job (in any order)."""
-        ...
+        """Submit `jobs` and yield one result per job, as each is ready (in any order)."""
+        self.submit(jobs)
+        for _ in jobs:
+            yield self.next_result()
 
-    def close(self) -> None:
-        """Release workers and other resources."""
-        ...
+
+class InTurnEvaluator(Evaluator):
+    """Evaluates one job at a time in this process, oldest first (`evaluate_one`)."""
+
+    def __init__(self) -> None:
+        self._queue: deque[ChildJob] = deque()
+
+    def submit(self, jobs: Sequence[ChildJob]) -> None:
+        """Queue the jobs."""
+        self._queue.extend(jobs)
+
+    def next_result(self) -> ChildResult:
+        """Evaluate the oldest queued job."""
+        return self.evaluate_one(self._queue.popleft())
+
+    @abstractmethod
+    def evaluate_one(self, job: ChildJob) -> ChildResult:
+        """The result of one job, evaluated now."""
 
 
 def evaluate_child(
@@ -101,7 +139,7 @@ def _cuda_devices(data: DataSplits) -> list[int]:
     return [device.index or 0] if device.type == "cuda" else []
 
 
-class LocalEvaluator:
+class LocalEvaluator(InTurnEvaluator):
     """Trains children one after another in this process, on the data's device."""
 
     def __init__(
@@ -111,15 +149,12 @@ class LocalEvaluator:
         child_cfg: ChildConfig,
         reward_cfg: Reward,
     ) -> None:
+        super().__init__()
         self.data = data
         self.space_cfg = space_cfg
         self.child_cfg = child_cfg
         self.reward_cfg = reward_cfg
 
-    def evaluate(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
-        """Train each job in turn and yield its result."""
-        for job in jobs:
-            yield evaluate_child(job, self.data, self.space_cfg, self.child_cfg, self.reward_cfg)
-
-    def close(self) -> None:
-        """Nothing to release."""
+    def evaluate_one(self, job: ChildJob) -> ChildResult:
+        """Train the job's child here and now."""
+        return evaluate_child(job, self.data, self.space_cfg, self.child_cfg, self.reward_cfg)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 from child.config import ChildConfig, RayEvaluatorConfig
 from child.data import DataSplits
-from child.evaluators import ChildJob, evaluate_child
+from child.evaluators import ChildJob, Evaluator, evaluate_child
 from child.networks import count_params
 from child.result import ChildResult, Status
 from child.rewards import Reward
@@ -82,8 +83,8 @@ def _warm_up() -> int:
     return os.getpid()
 
 
-class RayEvaluator:
-    """Submits each child as a Ray task; yields results in the order they finish."""
+class RayEvaluator(Evaluator):
+    """Submits each child as a Ray task; hands results back in the order they finish."""
 
     def __init__(
         self,
@@ -126,37 +127,45 @@ class RayEvaluator:
         resources = ray.cluster_resources()
         _require_fits(cfg.cpus_per_child, resources.get("CPU", 0), resources.get("GPU", 0), cfg)
         self._warm_up_workers()
+        self._pending: dict[Any, ChildJob] = {}  # running task → its job
         log.info("ray: %s", resources)
+
+    @property
+    def parallelism(self) -> int:
+        """The child slots of the Ray instance."""
+        return self._slots()
+
+    def _slots(self) -> int:
+        return max(1, int(self.ray.cluster_resources().get("CPU", 1) // self.cfg.cpus_per_child))
 
     def _warm_up_workers(self) -> None:
         """Start one worker per child slot now: the search loop's clock starts warm."""
-        slots = int(self.ray.cluster_resources().get("CPU", 1) // self.cfg.cpus_per_child)
         warm = self.ray.remote(_warm_up).options(num_cpus=self.cfg.cpus_per_child)
-        self.ray.get([warm.remote() for _ in range(max(1, min(slots, 64)))])
+        self.ray.get([warm.remote() for _ in range(min(self._slots(), 64))])
 
-    def evaluate(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
-        """Submit every job at once, largest first; yield each result as its task finishes.
+    def submit(self, jobs: Sequence[ChildJob]) -> None:
+        """Start a task per job, largest first.
 
         Ray starts tasks in the order they are submitted. Submitting the children with the most
         parameters first (they tend to train longest) leaves the short ones for the end of the
         step, so workers finish closer together (the longest-processing-time-first rule).
         """
-        jobs = sorted(jobs, key=self._estimated_cost, reverse=True)
-        pending = {
-            self.remote.remote(
+        for job in sorted(jobs, key=self._estimated_cost, reverse=True):
+            task = self.remote.remote(
                 job, self.data_ref, self.space_cfg, self.child_cfg, self.reward_cfg, self.threads
-            ): job
-            for job in jobs
-        }
-        while pending:
-            done, _ = self.ray.wait(list(pending), num_returns=1)
-            job = pending.pop(done[0])
-            try:
-                yield self.ray.get(done[0])
-            except self.ray.exceptions.RayError as err:
-                # Retries are spent: the child failed, the search goes on.
-                message = f"ray task failed: {str(err).splitlines()[0][:250]}"
-                yield ChildResult.failed(job.index, job.arch, Status.ERROR, message)
+            )
+            self._pending[task] = job
+
+    def next_result(self) -> ChildResult:
+        """The result of the next task to finish (a task whose retries are spent: failed)."""
+        done, _ = self.ray.wait(list(self._pending), num_returns=1)
+        job = self._pending.pop(done[0])
+        try:
+            return self.ray.get(done[0])
+        except self.ray.exceptions.RayError as err:
+            # Retries are spent: the child failed, the search goes on.
+            message = f"ray task failed: {str(err).splitlines()[0][:250]}"
+            return ChildResult.failed(job.index, job.arch, Status.ERROR, message)
 
     def _estimated_cost(self, job: ChildJob) -> int:
         """The child's parameter count, counted without allocating memory (0 if it won't build)."""

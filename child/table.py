@@ -17,17 +17,14 @@ import re
 import statistics
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from child.config import TableEvaluatorConfig
+from child.evaluators import ChildJob, InTurnEvaluator
 from child.result import ChildResult, Status
 from child.rewards import Reward, ValAccReward
 from child.spaces import format_arch
 from core.architecture import Architecture
 from core.errors import ConfigError, invalid, require
-
-if TYPE_CHECKING:  # child.evaluators imports torch; tables alone do not need it
-    from child.evaluators import ChildJob
 
 BUNDLED_TABLE = Path(__file__).resolve().parent / "tables" / "nb201.csv"
 PARAMS_COLUMN = "params"
@@ -246,7 +243,7 @@ class ResultTable:
         return ((arch, row[0]) for arch, row in self._rows.items())
 
 
-class TableEvaluator:
+class TableEvaluator(InTurnEvaluator):
     """An `Evaluator` that looks each child up in a `ResultTable` instead of training it.
 
     val_acc is the value column's number, and the reward is computed from it (and the table's
@@ -256,6 +253,7 @@ class TableEvaluator:
     """
 
     def __init__(self, table: ResultTable, reward: Reward | None = None) -> None:
+        super().__init__()
         self.table = table
         self.reward = reward or ValAccReward()
         for metric, present in ((PARAMS_COLUMN, table.has_params), (FLOPS_COLUMN, table.has_flops)):
@@ -270,12 +268,7 @@ class TableEvaluator:
         """The evaluator of an `evaluator=table` config, with the run's reward."""
         return cls(ResultTable.from_config(cfg), reward)
 
-    def evaluate(self, jobs: Sequence[ChildJob]) -> Iterator[ChildResult]:
-        """Yield one result per job, in order."""
-        for job in jobs:
-            yield self.result(job)
-
-    def result(self, job: ChildJob) -> ChildResult:
+    def evaluate_one(self, job: ChildJob) -> ChildResult:
         """The table's answer for one job."""
         try:
             key = self.table.key(job.arch)
@@ -298,9 +291,6 @@ class TableEvaluator:
             flops=flops,
             report=self.table.report(key),
         )
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 def resolve_table_path(path: str | Path | None) -> Path:

@@ -16,9 +16,12 @@ from core.space import SearchSpace
 class RegularizedEvolution:
     """Keeps the `population` most recent children; a child is a mutation of a tournament winner.
 
-    Until the population is full, proposals are random. Afterwards each proposal samples
+    The first `population` proposals are random. Afterwards each proposal samples
     `sample_size` members, takes the one with the highest reward and changes one of its
     decisions. `learn` adds the new children and removes the oldest (not the worst) members.
+    Proposals are counted, not members, so a search that proposes ahead of learning (a
+    pipeline) still starts from exactly `population` random children, as asynchronous
+    evolution does (Real et al. 2019); with no member learned yet, a proposal is random too.
     """
 
     def __init__(self, space: SearchSpace, cfg: EvolutionControllerConfig, seed: int) -> None:
@@ -26,15 +29,17 @@ class RegularizedEvolution:
         self.cfg = cfg
         self.rng = np.random.default_rng(seed)
         self.population: deque[tuple[Architecture, float]] = deque()
+        self.proposed = 0
 
     def propose(self, n: int) -> list[Architecture]:
         """`n` children: random while the population fills, then mutated tournament winners."""
         archs = []
         for _ in range(n):
-            if len(self.population) + len(archs) < self.cfg.population:
+            if self.proposed < self.cfg.population or not self.population:
                 archs.append(self.space.sample(self.rng))
             else:
                 archs.append(self.space.mutate(self._tournament(), self.rng))
+            self.proposed += 1
         return archs
 
     def _tournament(self) -> Architecture:
@@ -62,6 +67,7 @@ class RegularizedEvolution:
         return {
             "rng": self.rng.bit_generator.state,
             "population": [[a.to_json(), r] for a, r in self.population],
+            "proposed": self.proposed,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -70,3 +76,5 @@ class RegularizedEvolution:
         self.population = deque(
             (Architecture.from_json(a), float(r)) for a, r in state["population"]
         )
+        # A checkpoint from before proposals were counted: every proposal had been learned.
+        self.proposed = state.get("proposed", len(self.population))

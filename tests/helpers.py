@@ -22,14 +22,17 @@ CONF = ROOT / "conf"
 SCRIPTS = ROOT / "scripts"
 SEARCH_SCRIPT = SCRIPTS / "search.py"
 
-# A search that takes seconds: 8×8 digits, one epoch per child.
-TINY = [
+# A search that takes seconds: 8×8 digits, one epoch per child, with any evaluator.
+TINY_ANYWHERE = [
     "dataset=digits",
     "child.epochs=1",
     "budget.children=6",
     "budget.batch=3",
     "child.threads=1",
 ]
+# The same, trained in the test's own process (worker processes would take longer to start
+# than these children take to train).
+TINY = [*TINY_ANYWHERE, "evaluator.workers=1"]
 
 
 def search_cli(*args: object, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

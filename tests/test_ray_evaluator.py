@@ -23,7 +23,7 @@ from child.ray_evaluator import RayEvaluator  # noqa: E402
 from child.rewards import ValAccReward  # noqa: E402
 from child.spaces.macro import MacroSpaceConfig  # noqa: E402
 from core.architecture import Architecture, Layer  # noqa: E402
-from tests.helpers import SEARCH_SCRIPT, TINY, run_search, search_cli  # noqa: E402
+from tests.helpers import SEARCH_SCRIPT, TINY_ANYWHERE, run_search, search_cli  # noqa: E402
 
 ARCH = Architecture("macro", (Layer("conv3", (("width", 8),)),))
 
@@ -42,7 +42,9 @@ def rewards(run_dir: Path) -> dict[int, float]:
 
 @pytest.mark.slow
 def test_ray_and_local_give_the_same_rewards_for_the_same_seed(tmp_path, local_ray):
-    common = [*TINY, "budget.children=4", "budget.batch=2", "test_best=false"]
+    # depth 0 on both: by default each runs ahead by its own number of workers.
+    common = [*TINY_ANYWHERE, "budget.children=4", "budget.batch=2", "budget.depth=0"]
+    common += ["test_best=false"]
     run_search(tmp_path / "local", [*common, "evaluator=local"])
     run_search(tmp_path / "ray", [*common, "evaluator=ray"])
     assert rewards(tmp_path / "ray") == rewards(tmp_path / "local")
@@ -87,7 +89,8 @@ def test_a_failing_task_is_retried_then_recorded_as_a_failed_child(tmp_path, loc
 def test_ctrl_c_stops_the_search_and_ray_then_resume_finishes_it(tmp_path):
     run_dir = tmp_path / "run"
     # 12 children: a loaded machine must not finish the search before the signal lands.
-    args = [*TINY, "evaluator=ray", "budget.children=12", "budget.batch=2", "test_best=false"]
+    args = [*TINY_ANYWHERE, "evaluator=ray", "budget.children=12", "budget.batch=2"]
+    args += ["test_best=false"]
     proc = subprocess.Popen(
         [sys.executable, str(SEARCH_SCRIPT), *args, f"hydra.run.dir={run_dir}"],
         cwd=tmp_path,

@@ -8,6 +8,7 @@ from app.console import SearchProgress
 from app.loop import Search
 from app.run_files import RunFiles
 from app.tb_log import SearchLogger
+from child.evaluators import InTurnEvaluator
 from child.result import ChildResult
 from child.spaces.macro import MacroSpace
 from core.architecture import Architecture
@@ -95,24 +96,16 @@ class ScriptedController:
         return {}
 
 
-class CountingEvaluator:
+class CountingEvaluator(InTurnEvaluator):
     def __init__(self):
+        super().__init__()
         self.trained = []
 
-    def evaluate(self, jobs):
-        for job in jobs:
-            self.trained.append(job.arch)
-            yield ChildResult(
-                job.index,
-                job.arch,
-                reward=len(self.trained) / 10,
-                val_acc=0.5,
-                params=1,
-                seconds=0.0,
-            )
-
-    def close(self):
-        pass
+    def evaluate_one(self, job):
+        self.trained.append(job.arch)
+        return ChildResult(
+            job.index, job.arch, reward=len(self.trained) / 10, val_acc=0.5, params=1, seconds=0.0
+        )
 
 
 TOY_SPACE = MacroSpace(num_layers=2, ops=("conv3", "identity"), widths=(8,))

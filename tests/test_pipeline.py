@@ -1,0 +1,128 @@
+"""Parallel children and the pipelined search: same children on any number of workers, exact
+resume mid-pipeline, and workers that die."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from app.config import compose_config, typed_config
+from child.data import load_dataset
+from child.evaluators import ChildJob
+from child.pool_evaluator import PoolEvaluator
+from child.rewards import ValAccReward
+from child.spaces.macro import MacroSpaceConfig
+from core.architecture import Architecture, Layer
+from tests.helpers import SEARCH_SCRIPT, TINY_ANYWHERE, run_search
+
+SEARCH = [*TINY_ANYWHERE, "budget.children=8", "budget.batch=2", "test_best=false"]
+VOLATILE = ("seconds", "compile_seconds")
+
+
+def children(run_dir):
+    """children.jsonl without the timings, which differ from run to run."""
+    lines = (run_dir / "children.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k not in VOLATILE} for line in lines]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("depth", [0, 4])
+def test_the_same_seed_and_depth_give_the_same_children_on_one_or_two_workers(tmp_path, depth):
+    one, _ = run_search(tmp_path / "one", [*SEARCH, "evaluator.workers=1", f"budget.depth={depth}"])
+    two, _ = run_search(tmp_path / "two", [*SEARCH, "evaluator.workers=2", f"budget.depth={depth}"])
+    assert children(tmp_path / "one") == children(tmp_path / "two")
+    assert one["children"] == two["children"] == 8
+    assert one["best"]["arch_str"] == two["best"]["arch_str"]
+
+
+def test_depth_lets_the_controller_run_ahead_and_the_lag_is_logged(tmp_path):
+    run_search(tmp_path / "sync", [*SEARCH, "evaluator.workers=1", "budget.depth=0"])
+    run_search(tmp_path / "ahead", [*SEARCH, "evaluator.workers=1", "budget.depth=4"])
+    assert lags(tmp_path / "ahead") == [0, 1, 2, 2]  # proposed 0, 1 and 2 updates before
+    assert lags(tmp_path / "sync") == [0, 0, 0, 0]
+    # Both run the same budget; with lag the controller saw fewer results when it proposed.
+    assert len([c for c in children(tmp_path / "ahead") if not c["cached"]]) == 8
+
+
+def lags(run_dir):
+    """The policy lag logged at each controller update."""
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return [int(e.value) for e in events.Scalars("controller/policy_lag")]
+
+
+@pytest.mark.slow
+def test_kill_9_mid_pipeline_then_resume_gives_the_uninterrupted_run(tmp_path):
+    args = [*SEARCH, "budget.children=16", "evaluator.workers=2", "budget.depth=4", "seed=4"]
+    run_search(tmp_path / "whole", args)
+    run_dir = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, str(SEARCH_SCRIPT), *args, f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    checkpoint = run_dir / "checkpoint.pt"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if checkpoint.exists() and len(children(run_dir)) >= 4:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the search ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = subprocess.run(
+        [sys.executable, str(SEARCH_SCRIPT), f"resume={run_dir}", f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert children(run_dir) == children(tmp_path / "whole")
+    assert json.loads((run_dir / "summary.json").read_text())["children"] == 16
+
+
+def pool(max_retries):
+    data = load_dataset(typed_config(compose_config(["dataset=digits"])).dataset, 0)
+    cfg = typed_config(compose_config(["dataset=digits", "child.epochs=1"]))
+    space = MacroSpaceConfig(num_layers=2, widths=[8])
+    return PoolEvaluator(2, data, space, cfg.child, ValAccReward(), max_retries=max_retries)
+
+
+ARCH = Architecture("macro", (Layer("conv3", (("width", 8),)), Layer("conv3", (("width", 8),))))
+
+
+def kill_workers(evaluator):
+    """SIGKILL every worker of the pool once both have started (as the OOM killer would)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        processes = list((evaluator._pool._processes or {}).values())
+        if len(processes) == 2 and all(p.pid for p in processes):
+            break
+        time.sleep(0.05)
+    for process in processes:
+        os.kill(process.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("max_retries", "status"), [(1, "ok"), (0, "error")])
+def test_a_worker_that_dies_is_retried_or_recorded_as_failed(max_retries, status):
+    evaluator = pool(max_retries)
+    try:
+        evaluator.submit([ChildJob(i, ARCH, i) for i in range(3)])
+        kill_workers(evaluator)
+        results = sorted((evaluator.next_result() for _ in range(3)), key=lambda r: r.index)
+    finally:
+        evaluator.close()
+    assert [r.index for r in results] == [0, 1, 2]
+    killed = [r for r in results if r.status != "ok"]
+    if status == "ok":
+        assert not killed  # every lost child trained again in the new pool
+    else:
+        assert killed and all("worker died" in r.message for r in killed)
