@@ -14,7 +14,7 @@ of search time (summary.json `seconds`, worker start-up included).
 
 Simulation: the real search loop with a stand-in evaluator whose children sleep for durations
 drawn from those of real default children (measured by the throughput part, one thread each;
-time scaled by 1/200 so that 2,000 children take seconds). Synchronous steps (`budget.depth=0`,
+time scaled by 1/6, 32 children per worker). Synchronous steps (`budget.depth=0`,
 a batch of one child per worker) against the pipeline (`budget.depth` = workers). Utilisation =
 busy worker time / (workers × wall time).
 
@@ -48,7 +48,7 @@ from app.search import search_main
 from child.evaluators import ChildJob, Evaluator
 from child.pool_evaluator import default_workers
 from child.result import ChildResult
-from child.spaces.macro import MacroSpace
+from child.spaces.macro import MacroSpace, MacroSpaceConfig
 from controller.random_search import RandomSearch
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -121,7 +121,7 @@ def throughput() -> None:
 
 # ---------------------------------------------------------------- simulation
 
-SCALE = 1 / 200  # simulated seconds per real second of a child
+SCALE = 1 / 6  # simulated seconds per real second of a child
 
 
 class SleepEvaluator(Evaluator):
@@ -178,7 +178,7 @@ class Quiet:
 
 def simulate_one(workers: int, depth: int, durations: Sequence[float], children: int) -> float:
     """Utilisation of `workers` over a random search of `children` sleeping children."""
-    space = MacroSpace()
+    space = MacroSpace.from_config(MacroSpaceConfig())
     evaluator = SleepEvaluator(workers, durations, seed=workers)
     budget = BudgetConfig(children=children, batch=workers, patience=0, depth=depth)
     with tempfile.TemporaryDirectory() as tmp:
@@ -211,7 +211,7 @@ def simulate() -> None:
     )
     out = {}
     for workers in (8, 32, 128):
-        children = 16 * workers
+        children = 32 * workers
         sync = simulate_one(workers, 0, measured, children)
         pipe = simulate_one(workers, workers, measured, children)
         out[str(workers)] = {"synchronous": sync, "pipelined": pipe, "children": children}
