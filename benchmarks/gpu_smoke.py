@@ -47,6 +47,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data", choices=("auto", "cifar10", "synthetic"), default="auto")
     parser.add_argument("--cifar-path", default="data/cifar10")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="evaluator.workers: processes sharing the device"
+    )
     return parser.parse_args()
 
 
@@ -106,6 +109,7 @@ def main() -> None:
         f"budget.batch={min(args.batch, args.children)}",
         f"budget.minutes={args.minutes}",
         f"seed={args.seed}",
+        f"evaluator.workers={args.workers}",
         "test_best=false",
         "progress=false",
     ]
@@ -119,7 +123,8 @@ def main() -> None:
     print(
         f"gpu_smoke: {name} ({device}), precision {args.precision} -> "
         f"{'bf16 autocast' if amp else 'fp32'}, compile {'on' if args.compile else 'off'}, "
-        f"channels-last {'on' if device.type == 'cuda' else 'off'}; data {data_name}, "
+        f"channels-last {'on' if device.type == 'cuda' else 'off'}, {args.workers} worker(s) "
+        f"sharing it; data {data_name}, "
         f"{n_train} training images, {epochs} epochs of batch {args.batch_size} per child",
         flush=True,
     )
