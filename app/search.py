@@ -291,15 +291,18 @@ def finish(
         summary["shared"] = {"epochs": state.epoch, **table_accuracies(best)}
     else:
         summary["pareto"] = pareto(cfg, run_dir, cfg.plots)
-    metrics = {
-        "hparams/best_reward": state.best_reward,
-        f"hparams/best_{value_label(cfg)}": float(best["val_acc"]) if best else 0.0,
+    nan = float("nan")
+    best_value = float(best["val_acc"]) if best else nan
+    final = {
+        f"best/{value_label(cfg)}": (state.step, best_value),
+        "best/test_acc": (state.step, test_acc if test_acc is not None else nan),
     }
-    if test_acc is not None:
-        metrics["hparams/test_acc"] = test_acc
-    for column, value in ((best or {}).get("report") or {}).items():
-        metrics[f"hparams/{column}"] = value
-    logger.log_hparams(flat_hparams(summary["config"]), metrics)
+    metrics = {
+        "reward/best_so_far": state.best_reward,
+        **{tag: value for tag, (_, value) in final.items()},
+        **{f"best/{c}": v for c, v in ((best or {}).get("report") or {}).items()},
+    }
+    logger.log_hparams(flat_hparams(summary["config"]), metrics, final)
     atomic_write_json(run_dir / SUMMARY, summary)
     return summary
 

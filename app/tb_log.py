@@ -1,4 +1,10 @@
-"""TensorBoard logging of a search: scalars per step, choice histograms, best arch, hparams."""
+"""TensorBoard logging of a search: scalars per step, choice histograms, best arch, hparams.
+
+Axes: every per-update scalar is logged against the controller step (updates), and the reward
+curves again under `reward_by_children/` against the number of children evaluated, so runs with
+different batch sizes or controllers line up. Nothing is logged that was not measured: a table
+child has no training time, a space without skips no skip KL.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ class SearchLogger:
         self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step)
         self.space = space
         self.value_label = value_label
+        self.writer.add_custom_scalars(LAYOUT)
 
     def log_step(
         self,
@@ -57,18 +64,27 @@ class SearchLogger:
             "reward/mean": rewards.mean(),
             "reward/max": rewards.max(),
             "reward/best_so_far": best_reward,
-            "child/failed": len(results) - len(ok),
+            "search/failed_share": (len(results) - len(ok)) / len(results),
             "search/children_evaluated": evaluated,
-            "search/cached_in_step": cached,
+            "search/cached_share": cached / len(results),
         }
         if ok:
             scalars["child/val_acc_mean"] = float(np.mean([r.val_acc for r in ok]))
-            scalars["child/params_mean"] = float(np.mean([r.params for r in ok]))
-            scalars["child/seconds_mean"] = float(np.mean([r.seconds for r in ok]))
-        scalars.update({f"controller/{k}": v for k, v in controller_stats.items()})
+            if any(r.params for r in ok):  # a table without a params column has none
+                scalars["child/params_mean"] = float(np.mean([r.params for r in ok]))
+            if any(r.seconds for r in ok):  # looked-up children took no time
+                scalars["child/seconds_mean"] = float(np.mean([r.seconds for r in ok]))
+        for key, value in controller_stats.items():
+            if key == "skip_kl" and not self.space.uses_skips:
+                continue  # a KL over skip decisions the space does not have
+            scalars[f"controller/{key}"] = value
         scalars.update({f"best/{column}": v for column, v in (best_report or {}).items()})
         for tag, value in scalars.items():
             self.writer.add_scalar(tag, value, step)
+        for tag in ("reward/mean", "reward/max", "reward/best_so_far"):
+            self.writer.add_scalar(
+                tag.replace("reward/", "reward_by_children/"), scalars[tag], evaluated
+            )
         self._log_choices(step, [r.arch for r in results])
 
     def log_epoch(
@@ -102,9 +118,10 @@ class SearchLogger:
     def log_best(self, step: int, result: ChildResult) -> None:
         """The new best architecture, as text."""
         report = "".join(f", {column} {v:.4f}" for column, v in result.report.items())
+        params = f", params {result.params:,}" if result.params else ""  # 0: not measured
         text = (
-            f"**reward {result.reward:.4f}**, {self.value_label} {result.val_acc:.4f}{report}, "
-            f"params {result.params:,}, child #{result.index}\n\n`{format_arch(result.arch)}`"
+            f"**reward {result.reward:.4f}**, {self.value_label} {result.val_acc:.4f}{report}"
+            f"{params}, child #{result.index}\n\n`{format_arch(result.arch)}`"
         )
         self.writer.add_text("best/architecture", text, step)
 
@@ -112,24 +129,83 @@ class SearchLogger:
         """An RGB image, uint8 of shape (H, W, 3), such as the best architecture's diagram."""
         self.writer.add_image(tag, image, step, dataformats="HWC")
 
-    def log_hparams(self, config: Mapping[str, Any], metrics: Mapping[str, float]) -> None:
-        """The run's settings and final metrics for the HParams dashboard, in this run's dir."""
+    def log_hparams(
+        self, config: Mapping[str, Any], metrics: Mapping[str, float], final: Mapping[str, float]
+    ) -> None:
+        """The run's settings and final metrics for the HParams dashboard, in this run's dir.
+
+        The HParams plugin reads each metric as the last value of the scalar with its tag, so
+        the metrics are curve tags (`reward/best_so_far`, `best/...`); `final` holds those not
+        logged per step, written once at the last step. An absent metric is NaN, never missing:
+        a metric that some runs lack would vanish from the dashboard.
+        """
         # SummaryWriter.add_hparams would write into a new sub-directory; write in place instead.
         experiment, start, end = hparams(dict(config), dict(metrics))
         for summary in (experiment, start, end):
             self.writer.file_writer.add_summary(summary)
-        for tag, value in metrics.items():
-            self.writer.add_scalar(tag, value)
+        for tag, (step, value) in final.items():
+            self.writer.add_scalar(tag, value, step)
 
     def close(self) -> None:
         """Flush and close the event file."""
         self.writer.close()
 
 
+# The settings the HParams dashboard compares runs by; the whole config is in summary.json.
+HPARAM_KEYS = (
+    "controller.name",
+    "controller.lr",
+    "controller.update",
+    "controller.advantage",
+    "controller.tanh_constant",
+    "controller.entropy_weight",
+    "controller.population",
+    "controller.sample_size",
+    "seed",
+    "search_space.name",
+    "evaluator.name",
+    "dataset.name",
+    "reward.name",
+    "budget.children",
+    "budget.batch",
+    "budget.depth",
+)
+
+# TensorBoard's custom-scalars page: what a researcher looks at first, on one screen.
+LAYOUT = {
+    "1 reward": {
+        "reward mean, max and the baseline (their gap is the advantage)": [
+            "Multiline",
+            ["reward/mean", "reward/max", "controller/baseline"],
+        ],
+        "best reward so far (vs controller step)": ["Multiline", ["reward/best_so_far"]],
+        "best reward so far vs children evaluated": [
+            "Multiline",
+            ["reward_by_children/best_so_far"],
+        ],
+    },
+    "2 controller": {
+        "policy entropy": ["Multiline", ["controller/entropy"]],
+        "share of failed children": ["Multiline", ["search/failed_share"]],
+        "policy lag (updates)": ["Multiline", ["controller/policy_lag"]],
+    },
+}
+
+
 def flat_hparams(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """A nested config as `a.b.c` keys with values TensorBoard accepts (None left out)."""
-    return {
-        key: value if isinstance(value, bool | int | float | str) else str(value)
-        for key, value in flatten_config(cfg).items()
-        if value is not None
-    }
+    """The curated settings of `HPARAM_KEYS` present in `cfg`, as TensorBoard values.
+
+    Booleans and None become text ("true", "null"): the dashboard shows numbers as 1.0000.
+    """
+    flat = flatten_config(cfg)
+    out: dict[str, Any] = {}
+    for key in HPARAM_KEYS:
+        if key not in flat:
+            continue
+        value = flat[key]
+        if isinstance(value, bool) or value is None:
+            value = "null" if value is None else str(value).lower()
+        elif not isinstance(value, int | float | str):
+            value = str(value)
+        out[key] = value
+    return out

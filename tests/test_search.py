@@ -7,7 +7,7 @@ from app.config import BudgetConfig
 from app.console import SearchProgress
 from app.loop import Search
 from app.run_files import RunFiles
-from app.tb_log import SearchLogger
+from app.tb_log import SearchLogger, flat_hparams
 from child.evaluators import InTurnEvaluator
 from child.result import ChildResult
 from child.spaces.macro import MacroSpace
@@ -60,9 +60,35 @@ def test_tensorboard_events_hold_scalars_histograms_text_and_hparams(finished_ru
     assert "choices/layer0.op" in tags["histograms"]
     assert "choices/layer3.skips" in tags["histograms"]
     assert "best/architecture/text_summary" in tags["tensors"]
-    assert "hparams/best_reward" in tags["scalars"]
     best = json.loads((finished_run / "best.json").read_text())
     assert events.Scalars("reward/best_so_far")[-1].value == pytest.approx(best["reward"])
+    # The same curve against children evaluated (3 per update here), for runs of any batch.
+    by_children = events.Scalars("reward_by_children/best_so_far")
+    assert [e.step for e in by_children] == [3, 6]
+    assert by_children[-1].value == pytest.approx(best["reward"])
+    # The HParams metrics are curves; the final ones are written once, at the last update.
+    assert [e.step for e in events.Scalars("best/test_acc")] == [2]
+    assert events.Scalars("best/test_acc")[0].value == pytest.approx(best["test_acc"])
+    assert not [t for t in tags["scalars"] if t.startswith("hparams/")]  # no stray cards
+    assert events.Scalars("search/failed_share")[-1].value == 0.0
+    assert "custom_scalars__config__" in tags["tensors"]  # the layout TensorBoard opens on
+
+
+def test_hparams_are_a_curated_set_with_booleans_as_text():
+    cfg = {
+        "controller": {"name": "lstm", "lr": 0.01, "hidden_size": 64},
+        "seed": 3,
+        "cache": True,
+        "budget": {"children": 100, "batch": 2, "depth": None},
+    }
+    assert flat_hparams(cfg) == {
+        "controller.name": "lstm",
+        "controller.lr": 0.01,
+        "seed": 3,
+        "budget.children": 100,
+        "budget.batch": 2,
+        "budget.depth": "null",
+    }
 
 
 def test_summary_prints_best_arch_val_and_test_accuracy(tmp_path):

@@ -91,9 +91,10 @@ def test_tensorboard_follows_the_found_cells_test_accuracy(table_run):
         assert f"best/{column}" in tags
     last = events.Scalars("best/cifar10_test_200ep")[-1].value
     assert last == pytest.approx(summary["table"]["report"]["cifar10_test_200ep"], abs=1e-6)
-    # The final metrics name the table's value column, not "val_acc".
-    assert "hparams/best_cifar10_valid_12ep" in tags and "hparams/best_val_acc" not in tags
-    assert "hparams/cifar100_test_200ep" in tags
+    # The final metrics name the table's value column, not "val_acc"; nothing unmeasured.
+    assert "best/cifar10_valid_12ep" in tags and "best/val_acc" not in tags
+    assert "child/seconds_mean" not in tags and "controller/skip_kl" not in tags
+    assert "child/params_mean" in tags  # the table has a params column
 
 
 def test_compare_follows_the_best_by_reward_child_for_a_report_column(table_run):
