@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ MULTIRUN = "multirun.yaml"
 IGNORED_KEYS = ("seed", "resume")
 UNSET = "(unset)"
 OUTPUTS = ("comparison.md", "comparison.json", "comparison.png")
+JOB_DIR = re.compile(r"^(\d+)(?:-.*)?$")  # a multirun job: its number, then its overrides
 
 
 @dataclass(frozen=True)
@@ -123,12 +125,18 @@ def is_run_dir(path: Path) -> bool:
     return (path / CHILDREN).is_file()
 
 
+def job_number(path: Path) -> int | None:
+    """The job number of a multirun job directory: `3` or `3-controller=lstm,seed=1` give 3."""
+    match = JOB_DIR.match(path.name)
+    return int(match[1]) if match else None
+
+
 def numbered_dirs(path: Path) -> list[Path]:
-    """The numbered job directories `0/`, `1/`, … of a Hydra multirun directory, in order."""
+    """The job directories of a Hydra multirun directory (`0/`, or `0-<overrides>/`), in order."""
     if not path.is_dir():
         return []
-    jobs = [p for p in path.iterdir() if p.is_dir() and p.name.isdigit()]
-    return sorted(jobs, key=lambda p: int(p.name))
+    jobs = [p for p in path.iterdir() if p.is_dir() and job_number(p) is not None]
+    return sorted(jobs, key=lambda p: job_number(p) or 0)
 
 
 def is_multirun_dir(path: Path) -> bool:

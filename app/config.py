@@ -6,6 +6,7 @@ so a misspelt key or a value of the wrong type fails while Hydra composes the co
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,24 @@ def _run_dir(resume: Any, fresh: str) -> str:
     return str(resume)
 
 
+JOB_NAME_LIMIT = 120  # characters of a sweep job's directory name, its number included
+
+
+def job_dir_name(number: Any, overrides: Any) -> str:
+    """A sweep job's directory: its number and its overrides, e.g. `3-controller=lstm,seed=1`.
+
+    TensorBoard names runs by directory, so its run list then says what each run was. A `/`
+    in a value would nest directories and becomes `_`; a name too long for a file system is cut
+    and given a short hash of the whole, so that two long names never meet.
+    """
+    name = f"{number}-{overrides}" if overrides else str(number)
+    name = name.replace("/", "_")
+    if len(name) > JOB_NAME_LIMIT:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+        name = f"{name[: JOB_NAME_LIMIT - 9]}~{digest}"
+    return name
+
+
 def require_run_dir(path: Path, key: str) -> None:
     """Raise ConfigError unless `path` is a search run directory (it has .hydra/config.yaml)."""
     if not path.is_dir():
@@ -141,10 +160,12 @@ def register_configs() -> None:
     """Store the top-level schema as `search_schema` and each option schema as `/schema/...`.
 
     Also registers the resolvers conf/config.yaml uses to point Hydra's run directory at the
-    run being resumed: `nas.if_set` (value, then, otherwise) and `nas.run_dir` (resume, fresh).
+    run being resumed: `nas.if_set` (value, then, otherwise) and `nas.run_dir` (resume, fresh);
+    and `nas.job_dir` (number, overrides), which names a sweep job's directory.
     """
     OmegaConf.register_new_resolver("nas.if_set", _if_set, replace=True)
     OmegaConf.register_new_resolver("nas.run_dir", _run_dir, replace=True)
+    OmegaConf.register_new_resolver("nas.job_dir", job_dir_name, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="search_schema", node=SearchConfig)
     cs.store(name="retrain_schema", node=RetrainConfig)

@@ -292,3 +292,23 @@ def test_a_real_sweep_compares_two_controllers_with_two_seeds_each(tmp_path):
     assert data["budgets"] == [1, 2, 3, 4]
     assert all(g["at_budgets"]["4"]["n"] == 2 for g in data["groups"])
     assert (sweep / "comparison.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_jobs_named_by_their_overrides_are_found_in_number_order(tmp_path):
+    root = tmp_path / "multirun"
+    names = ["10-controller=random,seed=1", "2-controller=lstm,seed=0", "3", "notes"]
+    for name in names:
+        write_run(root / name, [], [0.5])
+    (root / "multirun.yaml").write_text("hydra: {}\n")
+    found = [p.name for p in expand_paths([root])]
+    assert found == ["2-controller=lstm,seed=0", "3", "10-controller=random,seed=1"]
+
+
+def test_a_sweep_names_its_job_directories_by_their_overrides(tmp_path):
+    from app.config import JOB_NAME_LIMIT, job_dir_name
+
+    assert job_dir_name(3, "controller=lstm,seed=1") == "3-controller=lstm,seed=1"
+    assert job_dir_name(0, "") == "0"
+    assert job_dir_name(1, "evaluator.path=/data/t.csv") == "1-evaluator.path=_data_t.csv"
+    long_a, long_b = job_dir_name(4, "x" * 300), job_dir_name(4, "x" * 299 + "y")
+    assert len(long_a) == JOB_NAME_LIMIT and long_a != long_b
