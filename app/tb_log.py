@@ -1,4 +1,4 @@
-"""TensorBoard logging of a search: scalars per step, choice histograms, best arch, hparams.
+"""TensorBoard logging of a search: scalars per step, choice shares, best arch, hparams.
 
 Axes: every per-update scalar is logged against the controller step (updates), and the reward
 curves again under `reward_by_children/` against the number of children evaluated, so runs with
@@ -8,6 +8,7 @@ child has no training time, a space without skips no skip KL.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ class SearchLogger:
         self.space = space
         self.value_label = value_label
         self.writer.add_custom_scalars(LAYOUT)
+        self._recent: deque[Architecture] = deque(maxlen=WINDOW)
 
     def log_step(
         self,
@@ -93,27 +95,38 @@ class SearchLogger:
         """Per-epoch scalars (x-axis: epoch) and histograms of the epoch's sampled choices."""
         for tag, value in scalars.items():
             self.writer.add_scalar(tag, value, epoch)
-        self._log_choices(epoch, archs, prefix="epoch_choices")
+        self._log_choices(epoch, archs, prefix="epoch_policy")
 
     def _log_choices(
-        self, step: int, archs: Sequence[Architecture], prefix: str = "choices"
+        self, step: int, archs: Sequence[Architecture], prefix: str = "policy"
     ) -> None:
-        values: dict[str, list[int]] = {}
-        sizes: dict[str, int] = {}
+        """Per decision and option, the share of recent proposals that chose it.
+
+        Named by option (`policy/layer1.op/conv5`, `policy/layer3.skips/from_0`), so a chart
+        reads as the policy's probabilities; per update over the last `WINDOW` proposals, per
+        shared-weight epoch (`epoch_policy/...`) over that epoch's architectures.
+        """
+        if prefix == "policy":
+            self._recent.extend(archs)
+            archs = list(self._recent)
+        counts: dict[str, dict[str, int]] = {}
+        totals: dict[str, int] = {}
         for arch in archs:
             for decision, answer in self.space.walk(self.space.encode(arch)):
+                names = counts.setdefault(decision.name, {})
+                totals[decision.name] = totals.get(decision.name, 0) + 1
                 if isinstance(decision, Choice):
-                    values.setdefault(decision.name, []).append(answer[0])
-                    sizes[decision.name] = len(decision.options)
-                else:  # a skip decision: which earlier layers were chosen
-                    values.setdefault(decision.name, []).extend(
-                        j for j, bit in enumerate(answer) if bit
-                    )
-                    sizes[decision.name] = decision.num_anchors
-        for name, chosen in values.items():
-            if chosen:
-                bins = np.arange(sizes[name] + 1) - 0.5
-                self.writer.add_histogram(f"{prefix}/{name}", np.array(chosen), step, bins=bins)
+                    for option in decision.options:
+                        names.setdefault(str(option), 0)
+                    option = str(decision.options[answer[0]])
+                    names[option] += 1
+                else:  # a skip decision: one share per earlier layer it may connect to
+                    for j, bit in enumerate(answer):
+                        key = f"from_{j}"
+                        names[key] = names.get(key, 0) + bit
+        for name, options in counts.items():
+            for option, count in options.items():
+                self.writer.add_scalar(f"{prefix}/{name}/{option}", count / totals[name], step)
 
     def log_best(self, step: int, result: ChildResult) -> None:
         """The new best architecture, as text."""
@@ -150,6 +163,8 @@ class SearchLogger:
         """Flush and close the event file."""
         self.writer.close()
 
+
+WINDOW = 50  # proposals the per-option shares are taken over
 
 # The settings the HParams dashboard compares runs by; the whole config is in summary.json.
 HPARAM_KEYS = (

@@ -39,7 +39,7 @@ def test_best_json_is_the_best_child_with_its_test_accuracy(finished_run):
     assert "retrained" in best["test_note"]
 
 
-def test_tensorboard_events_hold_scalars_histograms_text_and_hparams(finished_run):
+def test_tensorboard_events_hold_scalars_policy_shares_text_and_hparams(finished_run):
     events = EventAccumulator(str(finished_run), size_guidance={"tensors": 0})
     events.Reload()
     tags = events.Tags()
@@ -57,8 +57,14 @@ def test_tensorboard_events_hold_scalars_histograms_text_and_hparams(finished_ru
     ):
         assert tag in tags["scalars"], tag
         assert [e.step for e in events.Scalars(tag)] == [1, 2]
-    assert "choices/layer0.op" in tags["histograms"]
-    assert "choices/layer3.skips" in tags["histograms"]
+    # The policy, by option name: shares of recent proposals that sum to 1 per decision.
+    ops = [t for t in tags["scalars"] if t.startswith("policy/layer0.op/")]
+    assert "policy/layer0.op/conv3" in ops
+    for step in (1, 2):
+        shares = [events.Scalars(t)[step - 1].value for t in ops]
+        assert sum(shares) == pytest.approx(1.0)
+    assert "policy/layer3.skips/from_0" in tags["scalars"]
+    assert not tags["histograms"]  # option indices on a histogram's axis read as nothing
     assert "best/architecture/text_summary" in tags["tensors"]
     best = json.loads((finished_run / "best.json").read_text())
     assert events.Scalars("reward/best_so_far")[-1].value == pytest.approx(best["reward"])
