@@ -60,6 +60,30 @@ def test_tensorboard_serves_the_reward_scalars(finished_run):
         assert [step for _, step, _ in points] == [1, 2]
         best = json.loads((finished_run / "best.json").read_text())["reward"]
         assert points[-1][2] == pytest.approx(best)
+        # The layout TensorBoard's custom-scalars page opens on.
+        layout = get_json(f"{base}/data/plugin/custom_scalars/layout")
+        titles = [c["title"] for c in layout["category"]]
+        assert titles[0] == "1 reward"
+        # The same curve against children evaluated (3 per update in this run).
+        query = urllib.parse.urlencode({"run": ".", "tag": "reward_by_children/best_so_far"})
+        points = get_json(f"{base}/data/plugin/scalars/scalars?{query}")
+        assert [step for _, step, _ in points] == [3, 6]
+        # HParams: the curated settings, booleans as text, metrics always declared.
+        request = urllib.request.Request(
+            f"{base}/data/plugin/hparams/experiment",
+            data=json.dumps({"experimentName": ""}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            experiment = json.loads(response.read())
+        names = {h["name"] for h in experiment["hparamInfos"]}
+        assert {"controller.name", "seed", "search_space.name", "budget.batch"} <= names
+        assert "child.lr" not in names and "cache" not in names  # the full config: summary.json
+        metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
+        assert {"reward/best_so_far", "best/val_acc", "best/test_acc"} <= metrics
+        # Nothing that was not measured, and no stray one-point hparams cards.
+        scalars = set(tags["."])
+        assert not [t for t in scalars if t.startswith("hparams/")]
     finally:
         server.terminate()
         server.wait(timeout=10)
