@@ -49,6 +49,8 @@ class BudgetConfig:
     # step's slowest child. The same seed and depth give the same children on any number of
     # workers. null: as many as the evaluator has workers (0 with one); 0: synchronous steps.
     depth: int | None = None
+    # Stop after the update in which a child's reward reaches this ("good enough"); null: never.
+    target_reward: float | None = None
 
 
 @dataclass

@@ -49,9 +49,22 @@ def max_samples(budget: BudgetConfig) -> int:
     return budget.max_samples if budget.max_samples is not None else 20 * budget.children
 
 
+def reached_target(state: SearchState, budget: BudgetConfig) -> bool:
+    """Whether a child has reached `budget.target_reward`."""
+    target = budget.target_reward
+    return target is not None and state.best is not None and state.best_reward >= target
+
+
 def stop_reason(state: SearchState, budget: BudgetConfig) -> str | None:
     """Why a search with this state stops now, in words; None while it goes on."""
     s, b = state, budget
+    if reached_target(s, b):
+        assert s.best is not None
+        return (
+            f"target reached: child {s.best['index']} has reward {s.best_reward:.4f} >= "
+            f"budget.target_reward={b.target_reward:g}; "
+            f"{s.evaluated} of {b.children} children evaluated"
+        )
     if s.evaluated >= b.children:
         return f"budget spent: {s.evaluated} children evaluated"
     if b.patience and s.repeats >= b.patience:
@@ -185,7 +198,9 @@ class Search:
         return not (converged or out_of_time or s.sampled >= max_samples(b))
 
     def done(self) -> bool:
-        """Whether the search is over: nothing waits to be learned and no batch may follow."""
+        """Whether the search is over (at the target, proposals not yet learned are dropped)."""
+        if reached_target(self.state, self.budget):
+            return True
         return not self.batches and not self.may_propose()
 
     def run(self) -> SearchState:

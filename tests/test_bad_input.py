@@ -70,6 +70,14 @@ BAD_SEARCHES = [
     (["dataset=imagenet"], "dataset=imagenet"),
     (["controller.lrr=0.1"], "controller.lrr"),
     (["budget.batch=500"], "budget.batch"),
+    (["budget.depth=-1"], "budget.depth"),
+    (["budget.patience=-1"], "budget.patience"),
+    (["evaluator.workers=0"], "evaluator.workers"),
+    (["evaluator.max_retries=-1"], "evaluator.max_retries"),
+    (
+        ["search_space=nb201", "evaluator=table", "reward=cost", "reward.cost_metric=latency"],
+        "reward.cost_metric='latency'",
+    ),
     (["search_space.pool_after=[9]"], "search_space.pool_after"),
     # Weight sharing: combinations that cannot work, each with its reason.
     (["evaluator=shared", "search_space=layers"], "no one set of weights serves all paths"),
@@ -77,6 +85,7 @@ BAD_SEARCHES = [
     (["evaluator=shared", "evaluator.recipe.device=cpu"], "evaluator.recipe.device"),
     (["evaluator=shared", "evaluator.controller_steps=0"], "evaluator.controller_steps"),
     (["evaluator=shared", "evaluator.address=auto"], "evaluator.address"),
+    (["evaluator=shared", "budget.target_reward=0.9"], "budget.target_reward"),
 ]
 
 

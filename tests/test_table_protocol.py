@@ -251,3 +251,20 @@ def test_softmax_reinforce_and_ppo_learn_on_a_small_table(tmp_path, controller, 
     # Random proposals average about 0.70 on this table; its best cell scores 0.849.
     assert (late > 0.8) is learns
     assert (late > sum(first) / len(first) + 0.05) is learns
+
+
+# ---- stopping at a target reward ---------------------------------------------------------------
+
+
+def test_a_search_stops_after_the_update_in_which_a_child_reaches_the_target(tmp_path):
+    overrides = [*TABLE, "controller=random", "budget.children=100", "budget.batch=5"]
+    summary, out = run_search(tmp_path / "run", [*overrides, "budget.target_reward=0.8"])
+    lines = records(tmp_path / "run")
+    hits = [i for i, r in enumerate(lines) if r["reward"] >= 0.8]
+    assert hits and summary["children"] < 100
+    assert lines[-1]["step"] == lines[hits[0]]["step"]  # nothing after the update that hit it
+    assert summary["best"]["reward"] >= 0.8
+    assert "target reached" in summary["stopped"] and "Stopped early: target reached" in out
+    # Resuming a run that stopped on target has nothing left to do.
+    _, again = run_search(tmp_path / "again", [f"resume={tmp_path / 'run'}"])
+    assert "already finished" in again
