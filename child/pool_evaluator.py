@@ -16,6 +16,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +32,7 @@ from child.spaces import SpaceConfig
 from child.trainer import resolve_device
 
 log = logging.getLogger(__name__)
+ORPHAN_CHECK_SECONDS = 1.0  # how often a worker checks that the search that started it lives
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,19 @@ def _start_worker(setup: WorkerSetup) -> None:
     # Ctrl-C goes to the whole process group: the search process handles it and stops the
     # pool, so a worker must not die of it half-way through writing a result.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A search killed with SIGKILL cannot stop its workers, and an idle worker would wait for
+    # jobs forever, holding its copy of the data: each worker leaves once it is orphaned.
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     device = resolve_device(setup.child_cfg.device)
     _worker_setup.append(
         WorkerSetup(setup.data.to(device), setup.space_cfg, setup.child_cfg, setup.reward_cfg)
     )
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _train(job: ChildJob) -> ChildResult:

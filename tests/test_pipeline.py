@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -49,6 +50,30 @@ def test_depth_lets_the_controller_run_ahead_and_the_lag_is_logged(tmp_path):
     assert len([c for c in children(tmp_path / "ahead") if not c["cached"]]) == 8
 
 
+def worker_pids(pid):
+    """The pool workers whose parent is `pid` (Linux /proc; not multiprocessing's tracker)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                command = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:  # gone since the listing
+                continue
+            is_worker = b"spawn_main" in command
+            if is_worker and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                pids.append(int(entry))
+    return pids
+
+
+def alive(pid):
+    """Whether `pid` runs (a zombie does not count)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def lags(run_dir):
     """The policy lag logged at each controller update."""
     events = EventAccumulator(str(run_dir))
@@ -74,8 +99,15 @@ def test_kill_9_mid_pipeline_then_resume_gives_the_uninterrupted_run(tmp_path):
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the search ended before it could be killed"
+    workers = worker_pids(proc.pid)
+    assert len(workers) == 2
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    # Orphaned workers leave by themselves: none keeps its memory after the search is gone.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(alive(pid) for pid in workers):
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in workers)
     done = subprocess.run(
         [sys.executable, str(SEARCH_SCRIPT), f"resume={run_dir}", f"hydra.run.dir={run_dir}"],
         cwd=tmp_path,
