@@ -40,7 +40,15 @@ def validate(cfg: SearchConfig) -> None:
     check_controller(cfg.controller)
     check_recipe(cfg.child)
     cfg.reward.check()
+    cfg.reward.check_metric()
     check_cost_metric(cfg)
+    if cfg.reward.metric != "accuracy" and isinstance(
+        cfg.evaluator, TableEvaluatorConfig | SharedEvaluatorConfig
+    ):
+        raise ConfigError(
+            f"reward.metric={cfg.reward.metric!r} is invalid with evaluator={cfg.evaluator.name}: "
+            "expected accuracy (only trained children have their predictions scored)"
+        )
     build_space(cfg.search_space)
     if not isinstance(cfg.evaluator, TableEvaluatorConfig):  # a table needs no data set
         check_dataset(cfg.dataset)

@@ -11,7 +11,19 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class Mnist1dConfig:
+class DatasetConfig:
+    """What every data set offers: its validation split and an optional class imbalance."""
+
+    name: str = ""
+    val_fraction: float = 0.1  # carved from the training set with the run's seed
+    # Make the training and validation splits imbalanced: class k of C keeps the share
+    # imbalance ** (k / (C - 1)) of its examples (class 0 all of them, the last class the
+    # share `imbalance`). The test set stays as published. null: as published.
+    imbalance: float | None = None
+
+
+@dataclass
+class Mnist1dConfig(DatasetConfig):
     """MNIST-1D, generated offline by the `mnist1d` package (4,000 train / 1,000 test)."""
 
     name: str = "mnist1d"
@@ -19,7 +31,7 @@ class Mnist1dConfig:
 
 
 @dataclass
-class DigitsConfig:
+class DigitsConfig(DatasetConfig):
     """scikit-learn's 8×8 digits (1,797 images), with a fixed held-out test split."""
 
     name: str = "digits"
@@ -60,7 +72,7 @@ class ChildConfig:
 
 
 @dataclass
-class Cifar10Config:
+class Cifar10Config(DatasetConfig):
     """CIFAR-10 read from its binary or python version on disk (50,000 train / 10,000 test)."""
 
     name: str = "cifar10"
@@ -70,7 +82,7 @@ class Cifar10Config:
 
 
 @dataclass
-class FashionMnistConfig:
+class FashionMnistConfig(DatasetConfig):
     """Fashion-MNIST read from its IDX files on disk (60,000 train / 10,000 test)."""
 
     name: str = "fashion_mnist"
@@ -80,7 +92,7 @@ class FashionMnistConfig:
 
 
 @dataclass
-class MnistConfig:
+class MnistConfig(DatasetConfig):
     """MNIST read from its IDX files on disk (60,000 train / 10,000 test)."""
 
     name: str = "mnist"
@@ -167,7 +179,7 @@ class TableEvaluatorConfig:
 
 
 @dataclass
-class SyntheticConfig:
+class SyntheticConfig(DatasetConfig):
     """Made-up data of any shape with a learnable signal: for benchmarks and smoke tests only.
 
     Each class has a fixed smooth random template (a coarse random grid, interpolated to

@@ -274,10 +274,47 @@ def check_dataset(cfg: Any) -> None:
         cfg.val_fraction,
         "a fraction strictly between 0 and 1",
     )
+    imbalance = getattr(cfg, "imbalance", None)
+    require(
+        imbalance is None or 0.0 < imbalance <= 1.0,
+        "dataset.imbalance",
+        imbalance,
+        "null, or the share in (0, 1] that the last class keeps",
+    )
     DATASETS[cfg.name].check(cfg)
 
 
 def load_dataset(cfg: Any, seed: int) -> DataSplits:
     """Load the data set of a checked `dataset` config (a schema instance from `child.config`)."""
     check_dataset(cfg)
-    return DATASETS[cfg.name].load(cfg, seed)
+    splits = DATASETS[cfg.name].load(cfg, seed)
+    if getattr(cfg, "imbalance", None) is not None:
+        splits = imbalanced(splits, cfg.imbalance, seed)
+    return splits
+
+
+def imbalanced(splits: DataSplits, imbalance: float, seed: int) -> DataSplits:
+    """The splits with training and validation classes thinned, the test set kept.
+
+    Class k of C keeps the share imbalance ** (k / (C - 1)) of its examples, chosen with `seed`.
+    """
+    rng = np.random.default_rng([seed, 1])  # its own stream: the split itself stays as it was
+    classes = splits.num_classes
+
+    def thin(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        keep = []
+        labels = y.cpu().numpy()
+        for k in range(classes):
+            members = np.flatnonzero(labels == k)
+            share = imbalance ** (k / max(1, classes - 1))
+            count = max(1, int(round(len(members) * share))) if len(members) else 0
+            keep.append(rng.permutation(members)[:count])
+        index = torch.from_numpy(np.sort(np.concatenate(keep))).to(y.device)
+        return x[index], y[index]
+
+    train_x, train_y = thin(splits.train_x, splits.train_y)
+    val_x, val_y = thin(splits.val_x, splits.val_y)
+    name = f"{splits.name} (imbalanced {imbalance:g})"
+    return dataclasses.replace(
+        splits, name=name, train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y
+    )

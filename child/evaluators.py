@@ -111,7 +111,13 @@ def evaluate_child(
             message = f"build failed: {type(err).__name__}: {err}"
             return ChildResult.failed(job.index, job.arch, Status.ERROR, message, params)
         outcome = train(
-            net, data, child_cfg, job.seed, reward_cfg.epochs_to_validate, evaluate_test
+            net,
+            data,
+            child_cfg,
+            job.seed,
+            reward_cfg.epochs_to_validate,
+            evaluate_test,
+            metric=reward_cfg.metric,
         )
     if outcome.status != Status.OK:
         return ChildResult.failed(
@@ -124,13 +130,14 @@ def evaluate_child(
         index=job.index,
         arch=job.arch,
         reward=reward_cfg.compute(outcome.val_curve, params, latency),
-        val_acc=outcome.val_curve[-1],
+        val_acc=outcome.val_metrics["accuracy"],
         params=params,
         seconds=outcome.seconds,
         val_curve=tuple(outcome.val_curve),
         test_acc=outcome.test_acc,
         latency_ms=latency,
         compile_seconds=outcome.compile_seconds,
+        val_metrics=outcome.val_metrics,
     )
 
 

@@ -29,6 +29,8 @@ class ChildResult:
     of its first training step, compilation included (and included in `seconds`). `flops` and
     `report` come from a table (`evaluator=table`): the child's FLOPs, and the report columns
     looked up beside its reward (e.g. 200-epoch test accuracies), which no controller sees.
+    `val_metrics` holds every validation metric of a trained child after its last epoch
+    (accuracy, balanced accuracy, macro recall, macro F1), whichever the reward used.
     """
 
     index: int
@@ -45,6 +47,7 @@ class ChildResult:
     compile_seconds: float | None = None
     flops: int | None = None
     report: dict[str, float] = field(default_factory=dict)
+    val_metrics: dict[str, float] = field(default_factory=dict)  # every metric, last epoch
 
     @classmethod
     def failed(
@@ -76,6 +79,7 @@ class ChildResult:
         data["status"] = str(self.status)  # plain text: checkpoints load with weights_only
         data["val_curve"] = list(self.val_curve)
         data["report"] = dict(self.report)
+        data["val_metrics"] = dict(self.val_metrics)
         return data
 
     @classmethod
@@ -86,4 +90,5 @@ class ChildResult:
         kwargs["arch"] = Architecture.from_dict(data["arch"])
         kwargs["val_curve"] = tuple(data.get("val_curve", ()))
         kwargs["report"] = dict(data.get("report") or {})
+        kwargs["val_metrics"] = dict(data.get("val_metrics") or {})
         return cls(**kwargs)

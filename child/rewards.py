@@ -10,13 +10,28 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from child.metrics import METRICS
 from core.errors import require
 
 COST_METRICS = ("params", "latency", "flops")
 
 
+@dataclass
 class Reward(ABC):
-    """What every reward schema below offers (each is a dataclass with a `name`)."""
+    """What every reward schema below offers (each is a dataclass with a `name`).
+
+    `metric` is the validation metric the reward is computed from (`child.metrics.METRICS`):
+    accuracy, or balanced accuracy (= macro recall) or macro F1, which a network that ignores a
+    rare class cannot score well on.
+    """
+
+    metric: str = "accuracy"
+
+    def check_metric(self) -> None:
+        """The metric must be one the trainer computes."""
+        require(
+            self.metric in METRICS, "reward.metric", self.metric, f"one of {', '.join(METRICS)}"
+        )
 
     @property
     def epochs_to_validate(self) -> int:

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from child.config import ChildConfig
 from child.data import DataSplits
+from child.metrics import confusion_matrix, metrics_from_confusion
 from child.result import Status
 from core.errors import ConfigError, require
 
@@ -27,9 +28,14 @@ PRECISIONS = ("auto", "bf16", "fp32")
 
 @dataclass
 class TrainOutcome:
-    """Validation accuracy after each of the last epochs, optional test accuracy, time, status."""
+    """The validation metric after each of the last epochs, optional test accuracy, time, status.
+
+    `val_curve` holds the metric the reward is computed from (accuracy by default);
+    `val_metrics` every metric of `child.metrics.METRICS` after the last validated epoch.
+    """
 
     val_curve: list[float] = field(default_factory=list)
+    val_metrics: dict[str, float] = field(default_factory=dict)
     test_acc: float | None = None
     seconds: float = 0.0
     status: str = Status.OK
@@ -219,6 +225,21 @@ def accuracy(
     return correct.item() / max(1, len(y))
 
 
+@torch.no_grad()
+def validation_metrics(
+    net: nn.Module, data: DataSplits, batch_size: int, forward: Forward | None = None
+) -> dict[str, float]:
+    """Every metric of `child.metrics.METRICS` of `net` on the validation split, in eval mode."""
+    net.eval()
+    forward = net if forward is None else forward
+    preds = [
+        forward(data.val_x[start : start + batch_size]).argmax(dim=1)
+        for start in range(0, len(data.val_y), batch_size)
+    ]
+    pred = torch.cat(preds) if preds else data.val_y[:0]
+    return metrics_from_confusion(confusion_matrix(pred, data.val_y, data.num_classes))
+
+
 def augment_batch(x: torch.Tensor, generator: torch.Generator, flip: bool) -> torch.Tensor:
     """Random crop with zero padding (H/8, so 4 for 32×32) and, if `flip`, horizontal flips.
 
@@ -258,6 +279,7 @@ def train(
     validate_last: int = 1,
     evaluate_test: bool = False,
     on_epoch: EpochHook | None = None,
+    metric: str = "accuracy",
 ) -> TrainOutcome:
     """Train `net` on `data` (already on the net's device); never raises for a failing child.
 
@@ -275,7 +297,7 @@ def train(
     start = time.perf_counter()
     outcome = TrainOutcome()
     try:
-        forward = _fit(net, data, cfg, plan, seed, validate_last, outcome, on_epoch)
+        forward = _fit(net, data, cfg, plan, seed, validate_last, outcome, on_epoch, metric)
         if outcome.status == Status.OK and evaluate_test:
             outcome.test_acc = accuracy(net, data.test_x, data.test_y, cfg.eval_batch_size, forward)
     except torch.cuda.OutOfMemoryError as err:
@@ -356,6 +378,7 @@ def _fit(
     validate_last: int,
     outcome: TrainOutcome,
     on_epoch: EpochHook | None,
+    metric: str = "accuracy",
 ) -> Forward:
     """Train `net` in place; returns the forward that evaluation should use."""
     device = data.train_x.device
@@ -397,8 +420,10 @@ def _fit(
             return evaluate
         val_acc = None
         if epoch >= cfg.epochs - validate_last:
-            val_acc = accuracy(net, data.val_x, data.val_y, cfg.eval_batch_size, evaluate)
-            outcome.val_curve.append(val_acc)
+            scores = validation_metrics(net, data, cfg.eval_batch_size, evaluate)
+            val_acc = scores["accuracy"]
+            outcome.val_curve.append(scores[metric])
+            outcome.val_metrics = scores
         if on_epoch is not None:
             on_epoch(epoch + 1, loss_sum.item() / steps_per_epoch, val_acc)
     return evaluate
