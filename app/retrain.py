@@ -179,6 +179,7 @@ def retrain_candidate(
         "epochs": cfg.child.epochs,
         "val_acc": outcome.val_curve[-1],
         "test_acc": outcome.test_acc,
+        "test_metrics": outcome.test_metrics,
         "search_val_acc": candidate.search_val_acc,
         "seconds": round(outcome.seconds, 2),
         "seed": cfg.seed,
@@ -206,6 +207,11 @@ def result_rows(result: dict[str, Any], out_dir: Path) -> list[tuple[str, str]]:
         ("from", result["origin"]),
         ("parameters", f"{result['params']:,}"),
         (f"TEST accuracy (retrained, {result['epochs']} epochs)", f"{result['test_acc']:.4f}"),
+        *(
+            (f"TEST {name.replace('_', ' ')} (retrained, {result['epochs']} epochs)", f"{v:.4f}")
+            for name, v in result.get("test_metrics", {}).items()
+            if name in ("balanced_accuracy", "macro_f1")
+        ),
         ("validation accuracy (retrained)", f"{result['val_acc']:.4f}"),
         ("validation accuracy (search, short recipe)", f"{search:.4f}" if search else "-"),
         ("training time", f"{result['seconds']:.1f} s"),

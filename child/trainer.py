@@ -37,6 +37,7 @@ class TrainOutcome:
     val_curve: list[float] = field(default_factory=list)
     val_metrics: dict[str, float] = field(default_factory=dict)
     test_acc: float | None = None
+    test_metrics: dict[str, float] = field(default_factory=dict)  # with evaluate_test
     seconds: float = 0.0
     status: str = Status.OK
     message: str = ""
@@ -226,18 +227,23 @@ def accuracy(
 
 
 @torch.no_grad()
-def validation_metrics(
-    net: nn.Module, data: DataSplits, batch_size: int, forward: Forward | None = None
+def split_metrics(
+    net: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    classes: int,
+    batch_size: int,
+    forward: Forward | None = None,
 ) -> dict[str, float]:
-    """Every metric of `child.metrics.METRICS` of `net` on the validation split, in eval mode."""
+    """Every metric of `child.metrics.METRICS` of `net` on (x, y), in eval mode."""
     net.eval()
     forward = net if forward is None else forward
     preds = [
-        forward(data.val_x[start : start + batch_size]).argmax(dim=1)
-        for start in range(0, len(data.val_y), batch_size)
+        forward(x[start : start + batch_size]).argmax(dim=1)
+        for start in range(0, len(y), batch_size)
     ]
-    pred = torch.cat(preds) if preds else data.val_y[:0]
-    return metrics_from_confusion(confusion_matrix(pred, data.val_y, data.num_classes))
+    pred = torch.cat(preds) if preds else y[:0]
+    return metrics_from_confusion(confusion_matrix(pred, y, classes))
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, flip: bool) -> torch.Tensor:
@@ -299,7 +305,10 @@ def train(
     try:
         forward = _fit(net, data, cfg, plan, seed, validate_last, outcome, on_epoch, metric)
         if outcome.status == Status.OK and evaluate_test:
-            outcome.test_acc = accuracy(net, data.test_x, data.test_y, cfg.eval_batch_size, forward)
+            outcome.test_metrics = split_metrics(
+                net, data.test_x, data.test_y, data.num_classes, cfg.eval_batch_size, forward
+            )
+            outcome.test_acc = outcome.test_metrics["accuracy"]
     except torch.cuda.OutOfMemoryError as err:
         outcome.status, outcome.message = Status.OOM, _first_line(err)
         torch.cuda.empty_cache()
@@ -420,7 +429,9 @@ def _fit(
             return evaluate
         val_acc = None
         if epoch >= cfg.epochs - validate_last:
-            scores = validation_metrics(net, data, cfg.eval_batch_size, evaluate)
+            scores = split_metrics(
+                net, data.val_x, data.val_y, data.num_classes, cfg.eval_batch_size, evaluate
+            )
             val_acc = scores["accuracy"]
             outcome.val_curve.append(scores[metric])
             outcome.val_metrics = scores

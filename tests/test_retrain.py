@@ -37,6 +37,10 @@ def test_retraining_the_best_child_saves_weights_that_load_in_one_call(tmp_path,
     with torch.no_grad():
         assert accuracy(net, data.test_x, data.test_y, 512) == pytest.approx(result["test_acc"])
     assert meta["info"]["test_acc"] == result["test_acc"]
+    assert result["test_metrics"]["accuracy"] == result["test_acc"]
+    f1 = result["test_metrics"]["macro_f1"]
+    assert 0.0 < f1 <= 1.0
+    assert "TEST macro f1 (retrained, 2 epochs)" in printed and f"{f1:.4f}" in printed
     assert json.loads((tmp_path / "result.json").read_text())["params"] == result["params"]
 
     events = EventAccumulator(str(tmp_path))
