@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from app.compare import numbered_dirs
 from tests.helpers import TINY, search_cli
 
 
@@ -70,8 +71,9 @@ def test_multirun_sweeps_each_setting_into_its_own_dir(tmp_path):
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
-    seeds = sorted(
-        json.loads((tmp_path / "sweep" / str(i) / "summary.json").read_text())["config"]["seed"]
-        for i in (0, 1)
-    )
+    jobs = numbered_dirs(tmp_path / "sweep")
+    # Each job is named by its overrides, so TensorBoard's run list says what ran.
+    assert [p.name.split(",")[-1] for p in jobs] == ["seed=0", "seed=1"]
+    assert all(p.name.startswith(f"{i}-") for i, p in enumerate(jobs))
+    seeds = [json.loads((p / "summary.json").read_text())["config"]["seed"] for p in jobs]
     assert seeds == [0, 1]

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from tests.helpers import TINY, search_cli
+from app.compare import numbered_dirs
+from child.pool_evaluator import default_workers
+from tests.helpers import TINY_ANYWHERE, search_cli
 
 
 @pytest.mark.slow
@@ -13,7 +15,7 @@ def test_a_two_run_joblib_sweep_runs_end_to_end(tmp_path):
     proc = search_cli(
         "-m",
         "hydra/launcher=local_parallel",
-        *TINY,
+        *TINY_ANYWHERE,
         "budget.children=2",
         "budget.batch=2",
         "test_best=false",
@@ -22,7 +24,14 @@ def test_a_two_run_joblib_sweep_runs_end_to_end(tmp_path):
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
-    summaries = [json.loads((sweep / str(i) / "summary.json").read_text()) for i in (0, 1)]
+    jobs = numbered_dirs(sweep)
+    summaries = [json.loads((job / "summary.json").read_text()) for job in jobs]
+    # The parallel runs share the cores rather than each taking all of them, and say so.
+    cores = default_workers()
+    share = max(1, cores // 2)
+    said = f"joblib runs 2 searches at once on {cores} cores: each trains with "
+    assert f"{said}evaluator.workers={share}" in proc.stdout
+    assert all(s["config"]["evaluator"]["workers"] == share for s in summaries)
     assert sorted(s["config"]["seed"] for s in summaries) == [0, 1]
     assert all(s["children"] == 2 for s in summaries)
     assert "joblib" in (sweep / "multirun.yaml").read_text()
