@@ -175,7 +175,9 @@ def cell_figure(
 
     `bends[k]` is how far edge k swings from the row (inches; + above, − below).
     """
-    spacing = max(2.2, max(_text_width(op, FONT) for op in ops) + 1.0)
+    # Nodes only as far apart as the widest label needs: a wider sheet would be shrunk, text
+    # and all, to fit TensorBoard's image cards.
+    spacing = max(1.4, max(_text_width(op, FONT) for op in ops) + 0.7)
     margin = 0.4 + _text_width("output", SMALL)
     width = max(MIN_WIDTH, 2 * margin + (num_nodes - 1) * spacing)
     low, high = min(bends), max(bends)
