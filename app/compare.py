@@ -262,10 +262,10 @@ def incumbent_reports(records: Sequence[dict[str, Any]]) -> list[dict[str, float
     return reports
 
 
-def report_curve(records: Sequence[dict[str, Any]], column: str, run_dir: Path) -> list[float]:
-    """Per child, `column` of the best-by-reward child so far (0 before any child succeeded)."""
+def report_curve(reports: Sequence[dict[str, float]], column: str, run_dir: Path) -> list[float]:
+    """Per child, `column` of its incumbent's report (`incumbent_reports`; 0 before any)."""
     curve = []
-    for i, report in enumerate(incumbent_reports(records)):
+    for i, report in enumerate(reports):
         value = report.get(column, 0.0 if not report else None)
         if not is_number(value):
             raise ConfigError(
@@ -292,12 +292,12 @@ def read_seconds(run_dir: Path, records: Sequence[dict[str, Any]]) -> float:
 def load_run(run_dir: Path, metric: str = "reward") -> Run:
     """Read one run directory; a report column as `metric` follows the best-by-reward child."""
     records = evaluated_children(run_dir)
-    columns = report_columns(records)
-    if metric in columns and not is_number(records[0].get(metric)):
-        curve = tuple(report_curve(records, metric, run_dir))
+    reports = incumbent_reports(records)
+    if metric in report_columns(records) and not is_number(records[0].get(metric)):
+        curve = tuple(report_curve(reports, metric, run_dir))
     else:
         curve = best_so_far(metric_values(records, metric, run_dir))
-    final_report = incumbent_reports(records)[-1] if records else {}
+    final_report = reports[-1] if reports else {}
     return Run(
         dir=run_dir,
         overrides=read_overrides(run_dir),

@@ -67,23 +67,32 @@ def stop_reason(state: SearchState, budget: BudgetConfig) -> str | None:
         )
     if s.evaluated >= b.children:
         return f"budget spent: {s.evaluated} children evaluated"
+    limit = limit_reason(s, b)
+    return f"{limit}; {s.evaluated} of {b.children} children evaluated" if limit else None
+
+
+def limit_reason(state: SearchState, budget: BudgetConfig) -> str | None:
+    """The limit other than the children budget that ends the search now (None: none does)."""
+    s, b = state, budget
     if b.patience and s.repeats >= b.patience:
         return (
             f"the controller converged: its last {s.repeats} proposals were all architectures "
-            f"it had already evaluated (budget.patience={b.patience}); "
-            f"{s.evaluated} of {b.children} children evaluated"
+            f"it had already evaluated (budget.patience={b.patience})"
         )
     if s.sampled >= max_samples(b):
         return (
             f"proposal cap reached: {s.sampled} proposals, cached repeats included "
-            f"(budget.max_samples); {s.evaluated} of {b.children} children evaluated"
+            "(budget.max_samples)"
         )
     if b.minutes is not None and s.seconds >= 60 * b.minutes:
-        return (
-            f"time limit reached (budget.minutes={b.minutes:g}); "
-            f"{s.evaluated} of {b.children} children evaluated"
-        )
+        return f"time limit reached (budget.minutes={b.minutes:g})"
     return None
+
+
+def stopped_early(summary: dict[str, Any]) -> str | None:
+    """Why a finished search stopped, when it was not because its children budget was spent."""
+    stopped = summary.get("stopped")
+    return stopped if stopped and not stopped.startswith("budget spent") else None
 
 
 @dataclass
@@ -190,12 +199,9 @@ class Search:
 
     def may_propose(self) -> bool:
         """Whether the controller may propose another batch now."""
-        s, b = self.state, self.budget
-        if self.unlearned > self.depth or self.submitted >= b.children:
+        if self.unlearned > self.depth or self.submitted >= self.budget.children:
             return False
-        converged = b.patience and s.repeats >= b.patience
-        out_of_time = b.minutes is not None and s.seconds >= 60 * b.minutes
-        return not (converged or out_of_time or s.sampled >= max_samples(b))
+        return limit_reason(self.state, self.budget) is None
 
     def done(self) -> bool:
         """Whether the search is over (at the target, proposals not yet learned are dropped)."""

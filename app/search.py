@@ -14,7 +14,7 @@ from rich.console import Console
 
 from app.config import SearchConfig, require_run_dir, typed_config
 from app.console import SearchProgress, make_console, summary_table
-from app.loop import Search, SearchState, restore_state, stop_reason
+from app.loop import Search, SearchState, restore_state, stop_reason, stopped_early
 from app.pareto import PARETO_PNG, front_records, front_summary, plot_front
 from app.parts import SearchParts, build_parts
 from app.run_files import RunFiles, atomic_write_json
@@ -178,8 +178,7 @@ def run_search(
     finally:
         parts.evaluator.close()
         logger.close()
-    stopped = summary.get("stopped")
-    if stopped and not stopped.startswith("budget spent"):
+    if stopped := stopped_early(summary):
         console.print(f"Stopped early: {stopped}.", markup=False)
     console.print(summary_table(summary_rows(summary), title="Search summary"))
     return summary
@@ -393,8 +392,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("parameters", f"{best['params']:,}" if best.get("params") else "-"),
         ("children evaluated / cached", f"{summary['children']} / {summary['cached']}"),
     ]
-    stopped = summary.get("stopped")
-    if stopped and not stopped.startswith("budget spent"):
+    if stopped := stopped_early(summary):
         rows.append(("stopped early", stopped))
     front = summary.get("pareto")
     if front:

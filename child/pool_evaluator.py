@@ -138,13 +138,8 @@ class PoolEvaluator(Evaluator):
 
     def _restart(self) -> None:
         """A worker died: start a new pool and train again what the old one lost."""
-        lost = [
-            (job, attempt)
-            for future, (job, attempt) in self._running.items()
-            if not future.done() or future.exception() is not None
-        ]
-        for future in [f for f in self._running if not f.done() or f.exception() is not None]:
-            del self._running[future]
+        gone = [f for f in self._running if not f.done() or f.exception() is not None]
+        lost = [self._running.pop(future) for future in gone]
         self._pool.shutdown(wait=False, cancel_futures=True)
         log.warning("a worker died; restarting the pool and retrying %d children", len(lost))
         self._pool = self._new_pool()

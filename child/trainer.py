@@ -209,24 +209,6 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
 
 
 @torch.no_grad()
-def accuracy(
-    net: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    forward: Forward | None = None,
-) -> float:
-    """Top-1 accuracy of `net` in eval mode, through `forward` (default: `net` itself)."""
-    net.eval()
-    forward = net if forward is None else forward
-    correct = torch.zeros((), dtype=torch.long, device=y.device)
-    for start in range(0, len(y), batch_size):
-        logits = forward(x[start : start + batch_size])
-        correct += (logits.argmax(dim=1) == y[start : start + batch_size]).sum()
-    return correct.item() / max(1, len(y))
-
-
-@torch.no_grad()
 def split_metrics(
     net: nn.Module,
     x: torch.Tensor,

@@ -11,7 +11,7 @@ from app.retrain import retrain_main
 from child.config import DigitsConfig
 from child.data import load_dataset
 from child.saved_model import load_network
-from child.trainer import accuracy
+from child.trainer import split_metrics
 from core.errors import ConfigError
 
 QUICK = ["child.epochs=2", "child.warmup_epochs=0", "child.threads=1", "progress=false"]
@@ -35,7 +35,8 @@ def test_retraining_the_best_child_saves_weights_that_load_in_one_call(tmp_path,
     net, meta = load_network(tmp_path / "model.pt")
     data = load_dataset(DigitsConfig(), seed=0)
     with torch.no_grad():
-        assert accuracy(net, data.test_x, data.test_y, 512) == pytest.approx(result["test_acc"])
+        scores = split_metrics(net, data.test_x, data.test_y, data.num_classes, 512)
+        assert scores["accuracy"] == pytest.approx(result["test_acc"])
     assert meta["info"]["test_acc"] == result["test_acc"]
     assert result["test_metrics"]["accuracy"] == result["test_acc"]
     f1 = result["test_metrics"]["macro_f1"]
