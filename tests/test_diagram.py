@@ -49,7 +49,22 @@ GENERIC = Architecture(
     "toy",
     (Layer("embed", (("dim", 32),)), Layer("attn", (("heads", 4),), (0,)), Layer("mlp")),
 )
-ARCHS = {"macro": macro(6), "layers": LAYERS, "nb201": NB201, "generic": GENERIC}
+RNN = Architecture(
+    "rnn",
+    (
+        Layer("tanh"),
+        Layer("relu", inputs=(0,)),
+        Layer("sigmoid", inputs=(0,)),
+        Layer("identity", inputs=(1,)),
+    ),
+)
+ARCHS = {
+    "macro": macro(6),
+    "layers": LAYERS,
+    "nb201": NB201,
+    "rnn": RNN,
+    "generic": GENERIC,
+}
 
 
 def non_white(image):
