@@ -242,3 +242,18 @@ def test_a_recurrent_cell_search_with_shared_weights_derives_a_cell(tmp_path):
     ranking = json.loads((tmp_path / "derive.json").read_text())["ranking"]
     assert ranking and all(Architecture.from_dict(r["arch"]).space == "rnn" for r in ranking)
     assert summary["best"]["arch"] == ranking[0]["arch"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("controller", ["random", "evolution"])
+def test_the_baselines_search_recurrent_cells(tmp_path, controller):
+    extra = (
+        ["controller.population=3", "controller.sample_size=2"] if controller == "evolution" else []
+    )
+    summary, _ = run_search(
+        tmp_path, [*RNN_TINY, f"controller={controller}", "test_best=false", *extra]
+    )
+    assert summary["controller"] == controller and summary["children"] == 6
+    rows = [json.loads(line) for line in (tmp_path / "children.jsonl").read_text().splitlines()]
+    archs = [Architecture.from_dict(row["arch"]) for row in rows]
+    assert all(RNNSpace(nodes=4).encode(arch) for arch in archs)  # every child is a legal cell
