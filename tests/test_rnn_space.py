@@ -257,3 +257,29 @@ def test_the_baselines_search_recurrent_cells(tmp_path, controller):
     rows = [json.loads(line) for line in (tmp_path / "children.jsonl").read_text().splitlines()]
     archs = [Architecture.from_dict(row["arch"]) for row in rows]
     assert all(RNNSpace(nodes=4).encode(arch) for arch in archs)  # every child is a legal cell
+
+
+def one_hot(space: RNNSpace, arch: Architecture) -> dict[str, torch.Tensor]:
+    """DARTS mixing weights that pick exactly `arch`: one 1 per decision."""
+    return {
+        decision.name: F.one_hot(torch.tensor(token), len(decision.options)).float()
+        for decision, (token,) in space.walk(space.encode(arch))
+    }
+
+
+def test_the_relaxation_of_one_hot_weights_is_the_child_itself():
+    space = RNNSpace(nodes=4)
+    torch.manual_seed(0)
+    net = build_rnn_supernet(RNNSpaceConfig(nodes=4, hidden=8), (1, 10), 3)
+    x = torch.randn(4, 1, 10)
+    for tokens in itertools.islice(all_token_lists(space), 0, None, 61):
+        arch = space.decode(tokens)
+        torch.testing.assert_close(net.forward_mixed(x, one_hot(space, arch)), net(x, arch))
+    # Uniform weights mix every input and activation: gradients reach every edge.
+    uniform = {
+        d.name: torch.tensor([float(a) for a in d.allowed or [1] * len(d.options)])
+        for d, _ in space.walk(tokens)
+    }
+    uniform = {name: w / w.sum() for name, w in uniform.items()}
+    F.cross_entropy(net.forward_mixed(x, uniform), torch.arange(4) % 3).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())

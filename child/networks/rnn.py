@@ -14,7 +14,7 @@ reads that node, whatever its activation (activations have no parameters).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -147,11 +147,17 @@ class RNNSupernet(nn.Module):
     """ENAS's shared recurrent cell: weights per (node, earlier node); a child uses some."""
 
     def __init__(
-        self, nodes: int, input_shape: tuple[int, ...], num_classes: int, hidden: int
+        self,
+        nodes: int,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        hidden: int,
+        activations: Sequence[str] = tuple(ACTIVATIONS),
     ) -> None:
         super().__init__()
         self.num_nodes = nodes
         self.hidden = hidden
+        self.activations = tuple(activations)  # the order of a mixture's activation weights
         self.first = gated_layer(sequence_features(input_shape) + hidden, hidden)
         # edges[i - 1][j]: node i reading node j, for every j < i.
         self.edges = nn.ModuleList(
@@ -178,3 +184,43 @@ class RNNSupernet(nn.Module):
         _, prevs = self._cell(arch)
         modules = [self.first, *(self._node_layer(i, j) for i, j in enumerate(prevs) if i)]
         return [p for m in [*modules, self.head] for p in m.parameters()]
+
+    def forward_mixed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Logits of DARTS's relaxation of the cell: every input and activation, weighted.
+
+        `weights["node{i}.act"]` holds one weight per activation (summing to 1) and
+        `weights["node{i}.prev"]` one per earlier node (zero for later ones). Node i mixes its
+        highway units over the nodes it may read and, inside each, its activations. Node k's
+        share of the output is the chance that no later node reads it, prod over i > k of
+        (1 - weight of i reading k), normalised: for one-hot weights this is exactly the mean of
+        the loose ends, so the relaxation of a one-hot mixture is the child itself.
+        """
+        steps = time_steps(x)
+        h = steps.new_zeros(steps.shape[1], self.hidden)
+        acts = [weights[f"node{i}.act"] for i in range(self.num_nodes)]
+        prevs = [weights[f"node{i}.prev"][:i] for i in range(1, self.num_nodes)]
+        loose = [
+            torch.stack([1 - prevs[i - 1][k] for i in range(k + 1, self.num_nodes)]).prod()
+            if k + 1 < self.num_nodes
+            else torch.ones((), device=h.device)
+            for k in range(self.num_nodes)
+        ]
+        share = torch.stack(loose) / torch.stack(loose).sum()
+        for x_t in steps:
+            states = [self._mixed_highway(self.first, acts[0], torch.cat([x_t, h], 1), h)]
+            for i in range(1, self.num_nodes):
+                terms = [
+                    w * self._mixed_highway(self._node_layer(i, j), acts[i], states[j], states[j])
+                    for j, w in enumerate(prevs[i - 1])
+                ]
+                states.append(torch.stack(terms).sum(dim=0))
+            h = torch.einsum("k,knd->nd", share, torch.stack(states))
+        return self.head(h)
+
+    def _mixed_highway(
+        self, linear: nn.Module, mix: torch.Tensor, source: torch.Tensor, carry: torch.Tensor
+    ) -> torch.Tensor:
+        value, gate = linear(source).chunk(2, dim=1)
+        gate = torch.sigmoid(gate)
+        mixed = sum(w * ACTIVATIONS[a](value) for w, a in zip(mix, self.activations, strict=True))
+        return gate * mixed + (1 - gate) * carry

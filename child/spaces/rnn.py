@@ -122,7 +122,7 @@ def build_rnn_supernet(
 ) -> RNNSupernet:
     """ENAS's shared cell for `cfg` (evaluator=shared): weights per (node, earlier node)."""
     RNNSpace.from_config(cfg)  # checks the settings
-    return RNNSupernet(cfg.nodes, input_shape, num_classes, cfg.hidden)
+    return RNNSupernet(cfg.nodes, input_shape, num_classes, cfg.hidden, cfg.activations)
 
 
 def draw_rnn(arch: Architecture) -> Figure:
