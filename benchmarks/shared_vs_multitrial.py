@@ -28,6 +28,7 @@ Results go to benchmarks/results/<--out> (shared_vs_multitrial.json) after every
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import statistics
@@ -114,7 +115,8 @@ def main() -> None:
     methods = [m for m in METHODS if args.methods is None or m.split()[0] in args.methods]
     torch.set_num_threads(1)
     results: list[dict] = []
-    with tempfile.TemporaryDirectory(dir=args.keep, delete=args.keep is None) as tmp:
+    keep = contextlib.nullcontext(str(args.keep)) if args.keep else None
+    with keep or tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             for method in methods:
                 results.append(run(method, seed, args.children, Path(tmp), args.epochs))
