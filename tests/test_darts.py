@@ -18,6 +18,7 @@ from child.spaces.nb201 import NB201Space, NB201SpaceConfig, build_nb201_superne
 from controller.config import DartsControllerConfig
 from controller.darts import DartsController
 from core.architecture import Architecture
+from core.space import Choice
 from tests.helpers import run_script, run_search
 from tests.test_bad_input import assert_refused, no_data  # noqa: F401 (a fixture)
 from tests.test_supernet import macro_arch
@@ -42,12 +43,11 @@ def one_hot(controller: DartsController, arch: Architecture) -> dict[str, torch.
     space = controller.space
     weights = {}
     for decision, answer in space.walk(space.encode(arch)):
-        width = len(controller.mixing_weights()[decision.name])
-        if len(answer) == 1 and width > 1 or decision.name.endswith(".op"):
-            weights[decision.name] = torch.nn.functional.one_hot(torch.tensor(answer[0]), width)
+        if isinstance(decision, Choice):
+            weights[decision.name] = torch.zeros(len(decision.options))
+            weights[decision.name][answer[0]] = 1.0
         else:
-            weights[decision.name] = torch.tensor(answer)
-        weights[decision.name] = weights[decision.name].float()
+            weights[decision.name] = torch.tensor(answer, dtype=torch.float32)
     return weights
 
 
