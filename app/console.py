@@ -101,6 +101,30 @@ class SearchProgress:
             markup=False,
         )
 
+    def darts_epoch_done(
+        self,
+        epoch: int,
+        epochs: int,
+        train_loss: float,
+        val_loss: float,
+        argmax_acc: float,
+        entropy: float,
+        param_free: float,
+    ) -> None:
+        """After a DARTS epoch (controller=darts): the bar, or one line."""
+        self.progress.update(
+            self.task, completed=epoch, status=f"loss {train_loss:.3f}  argmax {argmax_acc:.4f}"
+        )
+        if self.live or not self.enabled:
+            return
+        self.console.print(
+            f"epoch {epoch:3d}/{epochs} | supernet loss {train_loss:.4f} | val loss (mixed) "
+            f"{val_loss:.4f} | argmax val acc (shared) {argmax_acc:.4f} | alpha entropy "
+            f"{entropy:.2f} | parameter-free {100 * param_free:.0f}%",
+            highlight=False,
+            markup=False,
+        )
+
 
 def summary_table(rows: Sequence[tuple[str, str]], title: str) -> Table:
     """A two-column table of (what, value) rows."""

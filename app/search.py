@@ -14,6 +14,8 @@ from rich.console import Console
 
 from app.config import SearchConfig, require_run_dir, typed_config
 from app.console import SearchProgress, make_console, summary_table
+from app.darts_loop import METHOD as DARTS_METHOD
+from app.darts_loop import DartsSearch
 from app.loop import Search, SearchState, restore_state, stop_reason, stopped_early
 from app.pareto import PARETO_PNG, front_records, front_summary, plot_front
 from app.parts import SearchParts, build_parts
@@ -28,6 +30,7 @@ from child.shared_evaluator import SharedEvaluator
 from child.spaces import draw_architecture, format_arch, space_def
 from child.table import describe_column, is_test_column
 from child.trainer import resolve_device, torch_threads
+from controller.darts import DartsController
 from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -192,11 +195,12 @@ def search_with_shared_weights(
     console: Console,
     state: SearchState,
 ) -> SearchState:
-    """ENAS epochs (no cache: rewards change as the weights train), then derive."""
+    """ENAS (or DARTS) epochs (no cache: rewards change as the weights train), then derive."""
     assert isinstance(parts.evaluator, SharedEvaluator)
     epochs = parts.evaluator.cfg.recipe.epochs
+    loop = DartsSearch if isinstance(parts.controller, DartsController) else SharedWeightSearch
     with SearchProgress(epochs, enabled=cfg.progress, console=console) as bar:
-        search = SharedWeightSearch(
+        search = loop(
             parts.controller,
             parts.evaluator,
             cfg.budget,
@@ -288,6 +292,12 @@ def finish(
         summary["table"] = table_summary(cfg.evaluator, best)
     if best and best.get("evaluation") == "shared":
         summary["shared"] = {"epochs": state.epoch, **table_accuracies(best)}
+        if best.get("derived") == "argmax":  # DARTS
+            arch = ChildResult.from_dict(best).arch
+            free = space_def(arch.space).param_free_ops
+            summary["shared"]["param_free_share"] = sum(
+                layer.op in free for layer in arch.layers
+            ) / max(1, len(arch.layers))
     else:
         summary["pareto"] = pareto(cfg, run_dir, cfg.plots)
     nan = float("nan")
@@ -431,6 +441,8 @@ def table_rows(table: dict[str, Any], best: dict[str, Any]) -> list[tuple[str, s
 
 def shared_summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The end-of-search table of a shared-weight search (evaluator=shared)."""
+    if summary["controller"] == "darts":
+        return darts_summary_rows(summary)
     best, shared, test = summary["best"], summary["shared"], summary["test_acc"]
     minutes = summary["seconds"] / 60
     rate = summary["children"] / max(summary["seconds"], 1e-9)
@@ -449,4 +461,26 @@ def shared_summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         if key.startswith("table/"):
             label = f"NAS-Bench-201 table: {describe_column(key[6:])} ({key[6:]}, looked up)"
             rows.insert(3, (label, f"{100 * value:.2f}%"))
+    return rows
+
+
+def darts_summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The end-of-search table of a DARTS search (controller=darts evaluator=shared)."""
+    best, shared, test = summary["best"], summary["shared"], summary["test_acc"]
+    minutes = summary["seconds"] / 60
+    rows = [
+        ("search", DARTS_METHOD),
+        ("derived architecture (argmax)", best["arch_str"]),
+        ("parameter-free ops in it", f"{100 * shared['param_free_share']:.0f}%"),
+        ("validation accuracy (shared weights)", f"{best['val_acc']:.4f}"),
+        ("test accuracy (retrained, search recipe)", f"{test:.4f}" if test is not None else "-"),
+        ("parameters (trained alone)", f"{best['params']:,}"),
+        ("supernet epochs", str(shared["epochs"])),
+        ("search time", f"{minutes:.1f} min" if minutes >= 1 else f"{summary['seconds']:.1f} s"),
+        ("run directory", summary["run_dir"]),
+    ]
+    for key, value in reversed(shared.items()):
+        if key.startswith("table/"):
+            label = f"NAS-Bench-201 table: {describe_column(key[6:])} ({key[6:]}, looked up)"
+            rows.insert(5, (label, f"{100 * value:.2f}%"))
     return rows

@@ -173,16 +173,24 @@ class SharedWeightSearch:
         ops = [layer.op for arch in archs for layer in arch.layers]
         return sum(op in self.param_free_ops for op in ops) / max(1, len(ops))
 
-    def derive(self) -> dict[str, Any]:
-        """Rank sampled architectures and the greedy pick; write derive.json and best.json."""
+    def candidates(self) -> dict[Architecture, str]:
+        """The architectures derive ranks, each with where it came from."""
         candidates: dict[Architecture, str] = {}
         favourite = self.controller.favourite()
         if favourite is not None:
             candidates[favourite] = "greedy"
         for arch in self.controller.propose(self.cfg.derive_samples):
             candidates.setdefault(arch, "sampled")
+        return candidates
+
+    def derive_details(self) -> dict[str, Any]:
+        """What derive.json records besides the ranking (nothing more for ENAS)."""
+        return {}
+
+    def derive(self) -> dict[str, Any]:
+        """Rank the candidates on the whole validation split; write derive.json and best.json."""
         ranking = []
-        for arch, source in candidates.items():
+        for arch, source in self.candidates().items():
             accuracy = self.evaluator.score(arch)
             ranking.append(
                 {
@@ -198,7 +206,12 @@ class SharedWeightSearch:
             row["rank"] = rank
         atomic_write_json(
             self.files.dir / DERIVE,
-            {"note": DERIVE_NOTE, "epochs": self.state.epoch, "ranking": ranking},
+            {
+                "note": DERIVE_NOTE,
+                "epochs": self.state.epoch,
+                **self.derive_details(),
+                "ranking": ranking,
+            },
         )
         top = ranking[0]
         best = {

@@ -97,6 +97,16 @@ class SearchLogger:
             self.writer.add_scalar(tag, value, epoch)
         self._log_choices(epoch, archs, prefix="epoch_policy")
 
+    def log_weights(self, step: int, weights: Mapping[str, Mapping[str, float]]) -> None:
+        """DARTS's mixing weights, per decision and option, as `policy/<decision>/<option>`.
+
+        The same tags as the sampled shares of the other controllers, so the same charts read
+        them; for DARTS they are the softmax (sigmoid for skips) of the architecture logits.
+        """
+        for name, options in weights.items():
+            for option, value in options.items():
+                self.writer.add_scalar(f"policy/{name}/{option}", value, step)
+
     def _log_choices(
         self, step: int, archs: Sequence[Architecture], prefix: str = "policy"
     ) -> None:

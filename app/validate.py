@@ -25,6 +25,7 @@ from child.ray_evaluator import check_ray_config
 from child.shared_evaluator import supernet_builder
 from child.spaces import build_space
 from child.trainer import check_recipe
+from controller.config import DartsControllerConfig
 from controller.factory import check_controller
 from core.errors import ConfigError, require
 
@@ -38,6 +39,13 @@ def validate(cfg: SearchConfig) -> None:
     require(0 <= cfg.seed <= MAX_SEED, "seed", cfg.seed, f"an int in [0, {MAX_SEED}]")
     check_budget(cfg)
     check_controller(cfg.controller)
+    if isinstance(cfg.controller, DartsControllerConfig) and not isinstance(
+        cfg.evaluator, SharedEvaluatorConfig
+    ):
+        raise ConfigError(
+            f"controller=darts is invalid with evaluator={cfg.evaluator.name}: expected "
+            "evaluator=shared (DARTS trains its architecture weights through the supernet)"
+        )
     check_recipe(cfg.child)
     cfg.reward.check()
     cfg.reward.check_metric()

@@ -140,6 +140,9 @@ class SharedEvaluatorConfig:
     controller updates, each scoring `budget.batch` children on one validation minibatch of
     `val_batch_size`. The budget is `recipe.epochs`. At the end `derive_samples` sampled
     architectures and the controller's greedy pick are scored on the whole validation split.
+    With `controller=darts` every minibatch also takes an architecture step on a validation
+    minibatch of the recipe's batch size (as in DARTS), and only the argmax is derived:
+    `controller_steps` and `derive_samples` are not used, `val_batch_size` only chunks scoring.
     """
 
     name: str = "shared"

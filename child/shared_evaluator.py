@@ -5,7 +5,8 @@ controller. The search loop drives it in ENAS's two phases: `begin_epoch` then o
 `train_step(arch)` per training minibatch, each with an architecture the loop asked the
 controller for; then `evaluate(jobs)` for each controller update, which scores every job on the
 same validation minibatch with the current shared weights. `score` measures one architecture on
-the whole validation split, for the final ranking (derive).
+the whole validation split, for the final ranking (derive). DARTS (`controller=darts`) uses
+`train_step_mixed` and `val_loss_mixed` instead, which run the supernet's continuous relaxation.
 
 A child's reward is its accuracy with shared weights, a noisy and biased estimate of how it
 would do trained alone: rewards change as the weights train, so nothing here is cached.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,8 @@ class SharedEvaluator:
         self.epoch = 0
         self.order = torch.arange(len(data.train_y))
         self.position = 0
+        self.val_order = torch.arange(len(data.val_y))
+        self.val_position = 0
         self.val_updates = 0
         self._param_counts: dict[Architecture, int] = {}
 
@@ -83,10 +86,23 @@ class SharedEvaluator:
         )
         self.order = torch.randperm(len(self.data.train_y), generator=self.generator)
         self.position = 0
+        # DARTS's validation batches, in an order of their own: ENAS's draws stay as they were.
+        val_seed = np.random.SeedSequence([self.seed, epoch, 1]).generate_state(1)[0]
+        val_generator = torch.Generator(device="cpu").manual_seed(int(val_seed))
+        self.val_order = torch.randperm(len(self.data.val_y), generator=val_generator)
+        self.val_position = 0
         return self.steps_per_epoch
 
     def train_step(self, arch: Architecture) -> tuple[float, float]:
         """One SGD step of the shared weights along `arch` on the next minibatch; (loss, acc)."""
+        return self._train_step(lambda x: self.net(x, arch))
+
+    def train_step_mixed(self, weights: Mapping[str, torch.Tensor]) -> tuple[float, float]:
+        """One SGD step of the shared weights through DARTS's mixture `weights`; (loss, acc)."""
+        fixed = {name: w.detach() for name, w in weights.items()}  # a weight step only
+        return self._train_step(lambda x: self.net.forward_mixed(x, fixed))
+
+    def _train_step(self, forward: Callable[[torch.Tensor], torch.Tensor]) -> tuple[float, float]:
         step = self.epoch * self.steps_per_epoch + self.position
         total = self.recipe.epochs * self.steps_per_epoch
         warmup = self.recipe.warmup_epochs * self.steps_per_epoch
@@ -101,7 +117,7 @@ class SharedEvaluator:
         if self.recipe.augment:
             x = augment_batch(x, self.generator, self.data.hflip)
         self.net.train()
-        logits = self.net(x, arch)
+        logits = forward(x)
         loss = F.cross_entropy(logits, y, label_smoothing=self.recipe.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -133,6 +149,23 @@ class SharedEvaluator:
                 seconds=time.perf_counter() - tick,
                 val_curve=(acc,),
             )
+
+    def val_loss_mixed(self, weights: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, float]:
+        """DARTS's loss on the next validation minibatch through `weights`, with its graph; acc.
+
+        The minibatch has the training batch size, as in DARTS, and walks a per-epoch shuffle of
+        the validation split (wrapping round when an epoch has more steps than it has batches).
+        """
+        n_val = len(self.data.val_y)
+        size = min(self.recipe.batch_size, n_val)
+        positions = (torch.arange(size) + self.val_position * size) % n_val
+        index = self.val_order[positions].to(self.device)
+        self.val_position += 1
+        x, y = self.data.val_x[index], self.data.val_y[index]
+        self.net.train()  # BatchNorm uses batch statistics either way (see child.supernet)
+        logits = self.net.forward_mixed(x, weights)
+        loss = F.cross_entropy(logits, y)
+        return loss, (logits.argmax(1) == y).float().mean().item()
 
     def score(self, arch: Architecture) -> float:
         """Accuracy of `arch` on the whole validation split with the shared weights."""

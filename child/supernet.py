@@ -10,11 +10,16 @@ BatchNorm: every minibatch may be a different child, so running statistics would
 paths that see different weights; every BatchNorm here therefore normalises with the statistics
 of the current batch, in training and evaluation alike (no running buffers), and keeps only its
 learnable affine weight and bias, one per (layer, op) as the convs.
+
+DARTS (Liu et al. 2019) runs every path at once: `forward_mixed(x, weights)` takes one weight
+vector per decision of the space (softmax weights over a choice's options, sigmoid weights per
+skip anchor) and mixes the outputs of the same shared weights that `forward(x, arch)` uses.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import torch
@@ -22,7 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from child.networks.macro import match_size
-from child.networks.nb201 import NB201_EDGES, NUM_NODES, ResidualReduction, nb201_op
+from child.networks.nb201 import NB201_EDGES, NUM_NODES, ResidualReduction, edge_name, nb201_op
 from core.architecture import Architecture
 
 if TYPE_CHECKING:  # the space modules build these supernets (their `SpaceDef.supernet`)
@@ -229,6 +234,46 @@ class MacroSupernet(nn.Module):
         modules.append(self.classifier)
         return [p for m in modules for p in m.parameters()]
 
+    def forward_mixed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Logits of DARTS's continuous relaxation: every op, width and skip, weighted.
+
+        `weights` holds, per layer i, `layer{i}.op` (one weight per op, summing to 1),
+        `layer{i}.width` (one per width) and `layer{i}.skips` (one per earlier layer, each in
+        [0, 1]). Every layer runs at the largest width; a width mixes in as a soft mask on the
+        leading channels (channel c is kept with the summed weight of the widths above c), which
+        is exact for a one-hot width because a sliced conv's first c outputs are the full conv's.
+        Unlike `forward(x, arch)`, pools, identity and skips are never width-projected here (every
+        mixed output already has the largest width), and a layer with possible skips always gets
+        its `sum_norm`: the relaxation approximates a narrow child, it does not reproduce it.
+        """
+        space = self.space
+        x = self.stem(x, self.stem_width)
+        outputs: list[torch.Tensor] = []
+        channel = torch.arange(self.max_width, device=x.device)
+        for i in range(space.num_layers):
+            mix = weights[f"layer{i}.op"]
+            y = sum(w * self._mixed_op(i, op, x) for w, op in zip(mix, space.ops, strict=True))
+            assert isinstance(y, torch.Tensor)
+            if i > 0 and space.skips:
+                gates = weights[f"layer{i}.skips"]
+                for j in range(i):
+                    y = y + gates[j] * match_size(outputs[j], j, i, self.pool_after)
+                if self.sum_norm:
+                    y = self.sum_norms[i](y)
+            if len(space.widths) > 1:
+                keep = torch.stack([(channel < w).to(y.dtype) for w in space.widths])
+                mask = weights[f"layer{i}.width"] @ keep  # (max_width,)
+                y = y * mask.view(1, -1, *([1] * self.dims))
+            if i in self.pool_after:
+                y = (F.max_pool1d if self.dims == 1 else F.max_pool2d)(y, 2, ceil_mode=True)
+            outputs.append(y)
+            x = y
+        return self.classifier(x.flatten(2).mean(dim=2))
+
+    def _mixed_op(self, i: int, op: str, x: torch.Tensor) -> torch.Tensor:
+        """Op `op` of layer i at the largest width (a projection only where channels differ)."""
+        return self._layer_op(i, op, x, self.max_width)
+
 
 def _batch_stats_only(module: nn.Module) -> nn.Module:
     """`module` with every BatchNorm replaced by one without running statistics (see top)."""
@@ -315,3 +360,28 @@ class NB201Supernet(nn.Module):
             modules += [edges[e][op] for edges in cells for e, op in enumerate(ops)]
         modules += [self.lastact, self.classifier]
         return [p for m in modules for p in m.parameters()]
+
+    def forward_mixed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Logits of DARTS's continuous relaxation: each edge sums all its ops, weighted.
+
+        `weights[edge_name(t, s)]` holds one weight per op of the space for edge s→t; as in
+        DARTS, every cell uses the same weights (they are per edge, not per cell).
+        """
+        ops = self.space.ops
+        mixes = [weights[edge_name(t, s)] for t, s in NB201_EDGES]
+        x = self.stem(x)
+        for stage, cells in enumerate(self.stages):
+            if stage > 0:
+                x = self.reductions[stage - 1](x)
+            for edges in cells:
+                nodes = [x]
+                for target in range(1, NUM_NODES):
+                    terms = [
+                        w * edges[e][op](nodes[source])
+                        for e, (t, source) in enumerate(NB201_EDGES)
+                        if t == target
+                        for w, op in zip(mixes[e], ops, strict=True)
+                    ]
+                    nodes.append(sum(terms[1:], terms[0]))
+                x = nodes[-1]
+        return self.classifier(self.lastact(x).flatten(2).mean(dim=2))

@@ -85,3 +85,20 @@ class EvolutionControllerConfig:
     name: str = "evolution"
     population: int = 50  # random children until the population is full; then the oldest dies
     sample_size: int = 25  # each parent is the best of this many random members
+
+
+@dataclass
+class DartsControllerConfig:
+    """DARTS (Liu et al. 2019): architecture weights trained by gradient on validation batches.
+
+    Not a sampler: one logit vector per decision (the shape of `controller=softmax`'s), mixed
+    into every forward pass of the supernet (`evaluator=shared` only) and trained with Adam on
+    the validation loss. The defaults are DARTS's: Adam lr 3e-4, betas (0.5, 0.999), weight
+    decay 1e-3.
+    """
+
+    name: str = "darts"
+    lr: float = 3e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    weight_decay: float = 1e-3

@@ -6,12 +6,14 @@ from typing import Any
 
 from controller.base import Controller
 from controller.config import (
+    DartsControllerConfig,
     EvolutionControllerConfig,
     LSTMControllerConfig,
     PolicyGradientConfig,
     RandomControllerConfig,
     SoftmaxControllerConfig,
 )
+from controller.darts import DartsController
 from controller.evolution import RegularizedEvolution
 from controller.policy_gradient import ADVANTAGES, UPDATES, PolicyGradientController
 from controller.random_search import RandomSearch
@@ -24,6 +26,7 @@ CONTROLLERS: dict[str, type] = {
     "softmax": SoftmaxControllerConfig,
     "random": RandomControllerConfig,
     "evolution": EvolutionControllerConfig,
+    "darts": DartsControllerConfig,
 }
 
 
@@ -100,6 +103,11 @@ def check_controller(cfg: Any) -> None:
             cfg.sample_size,
             f"an int in [1, population={cfg.population}]",
         )
+    if isinstance(cfg, DartsControllerConfig):
+        require(cfg.lr > 0, "controller.lr", cfg.lr, "a positive learning rate")
+        require(0 <= cfg.beta1 < 1, "controller.beta1", cfg.beta1, "a number in [0, 1)")
+        require(0 <= cfg.beta2 < 1, "controller.beta2", cfg.beta2, "a number in [0, 1)")
+        require(cfg.weight_decay >= 0, "controller.weight_decay", cfg.weight_decay, "a number >= 0")
 
 
 def build_controller(cfg: Any, space: SearchSpace, seed: int) -> Controller:
@@ -109,4 +117,6 @@ def build_controller(cfg: Any, space: SearchSpace, seed: int) -> Controller:
         return PolicyGradientController(space, cfg, seed)
     if cfg.name == "evolution":
         return RegularizedEvolution(space, cfg, seed)
+    if isinstance(cfg, DartsControllerConfig):
+        return DartsController(space, cfg, seed)
     return RandomSearch(space, seed)

@@ -18,6 +18,12 @@ from torch import nn
 NB201_EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 NUM_NODES = 4
 
+
+def edge_name(target: int, source: int) -> str:
+    """The decision name of edge source→target, e.g. "edge(1<-0)"."""
+    return f"edge({target}<-{source})"
+
+
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 _BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
 _AVG = {1: nn.AvgPool1d, 2: nn.AvgPool2d}

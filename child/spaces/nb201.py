@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from child.diagram import cell_figure
-from child.networks.nb201 import NB201_EDGES, NUM_NODES, NB201Net
+from child.networks.nb201 import NB201_EDGES, NUM_NODES, NB201Net, edge_name
 from child.spaces.registry import SpaceDef
 from child.supernet import NB201Supernet
 from core.architecture import Architecture, Layer
@@ -29,11 +29,6 @@ NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3
 
 _NODE_RE = re.compile(r"\|(?:[^|~+]+~\d+\|)+")
 _EDGE_RE = re.compile(r"([^|~+]+)~(\d+)")
-
-
-def edge_name(target: int, source: int) -> str:
-    """The decision name of edge source→target, e.g. "edge(1<-0)"."""
-    return f"edge({target}<-{source})"
 
 
 @dataclass

@@ -1,0 +1,113 @@
+"""First-order DARTS (Liu et al. 2019) over the weight-sharing supernet, then the argmax.
+
+    for each epoch:
+        for each training minibatch:
+            alpha step: Adam on the architecture logits, loss on the next validation minibatch
+                        through the supernet's continuous relaxation (every option, weighted)
+            w step:     SGD on the shared weights (evaluator.recipe), loss on the training
+                        minibatch through the same relaxation, logits held fixed
+        checkpoint (supernet, optimizer, logits, their optimizer, RNG) at the epoch boundary
+    derive: the argmax architecture, scored on the whole validation split with the shared
+            weights → derive.json, best.json
+
+First order: the alpha gradient takes the shared weights as they are, not after a virtual
+training step (DARTS's second order, which costs another forward and backward pass per step
+and which DARTS found made little difference on its own benchmarks: 3.00% vs 2.76% CIFAR-10
+error). The budget, checkpoints, resume and outputs are those of the ENAS loop this extends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from app.shared_loop import SharedWeightSearch
+from controller.darts import DartsController
+from core.architecture import Architecture
+
+log = logging.getLogger(__name__)
+METHOD = "DARTS (first order): argmax of the architecture weights"
+
+
+class DartsSearch(SharedWeightSearch):
+    """DARTS epochs until `recipe.epochs` (or `budget.minutes`) is spent, then the argmax."""
+
+    @property
+    def darts(self) -> DartsController:
+        """The controller, which must be DARTS's architecture weights."""
+        assert isinstance(self.controller, DartsController)
+        return self.controller
+
+    def epoch(self) -> None:
+        """One pass over the training split, alternating alpha and weight steps; logs it."""
+        s, evaluator, darts = self.state, self.evaluator, self.darts
+        steps = evaluator.begin_epoch(s.epoch)
+        losses, accs, val_losses, val_accs = [], [], [], []
+        for _ in range(steps):
+            tick = time.perf_counter()
+            val_loss, val_acc = evaluator.val_loss_mixed(darts.mixing_weights(evaluator.device))
+            darts.step(val_loss)
+            s.controller_seconds += time.perf_counter() - tick
+            val_losses.append(float(val_loss.detach()))
+            val_accs.append(val_acc)
+            weights = darts.mixing_weights(evaluator.device, detach=True)
+            loss, acc = evaluator.train_step_mixed(weights)
+            losses.append(loss)
+            accs.append(acc)
+        s.epoch += 1
+        # Everything DARTS logs is per epoch: its step is the epoch, so that a resumed run's
+        # purge_step drops exactly the events written after the last checkpoint.
+        s.step = s.epoch
+        argmax = darts.favourite()
+        argmax_acc = evaluator.score(argmax)
+        share = self.param_free_share([argmax])
+        entropy = darts.entropy()
+        train_loss = sum(losses) / len(losses)
+        val_loss_mean = sum(val_losses) / len(val_losses)
+        self.logger.log_epoch(
+            s.epoch,
+            {
+                "supernet/train_loss": train_loss,
+                "supernet/train_acc": sum(accs) / len(accs),
+                "supernet/lr": evaluator.optimizer.param_groups[0]["lr"],
+                "supernet/val_loss_mixed": val_loss_mean,
+                "supernet/val_acc_mixed": sum(val_accs) / len(val_accs),
+                "controller/entropy": entropy,
+                "controller/param_free_share": share,
+                "derive/argmax_val_acc_shared": argmax_acc,
+            },
+            [],
+        )
+        self.logger.log_weights(s.epoch, darts.probabilities())
+        self.progress.darts_epoch_done(
+            s.epoch, self.cfg.recipe.epochs, train_loss, val_loss_mean, argmax_acc, entropy, share
+        )
+        log.info(
+            "epoch %d: supernet loss %.4f, mixed val loss %.4f, argmax %s scores %.4f (shared)",
+            s.epoch,
+            train_loss,
+            val_loss_mean,
+            argmax,
+            argmax_acc,
+        )
+        if share > self.cfg.param_free_warning:
+            log.warning(
+                "epoch %d: %.0f%% of the argmax's layers (edges) are parameter-free ops (%s): "
+                "DARTS may be collapsing to them, as it did on NAS-Bench-201",
+                s.epoch,
+                100 * share,
+                ", ".join(sorted(self.param_free_ops)),
+            )
+
+    def candidates(self) -> dict[Architecture, str]:
+        """Only the argmax: DARTS derives, it does not sample."""
+        return {self.darts.favourite(): "argmax"}
+
+    def derive_details(self) -> dict[str, Any]:
+        """The method, and the mixing weights the argmax was read from."""
+        return {
+            "method": METHOD,
+            "weights": self.darts.probabilities(),
+            "param_free_share": self.param_free_share([self.darts.favourite()]),
+        }
