@@ -85,9 +85,12 @@ class SearchProgress:
         train_loss: float,
         reward_mean: float,
         entropy: float | None,
-        param_free: float,
+        param_free: float | None,
     ) -> None:
-        """After a shared-weight epoch (evaluator=shared): the bar, or one line."""
+        """After a shared-weight epoch (evaluator=shared): the bar, or one line.
+
+        `param_free` is None for a space without parameter-free ops (nothing to watch).
+        """
         self.progress.update(
             self.task, completed=epoch, status=f"loss {train_loss:.3f}  reward {reward_mean:.4f}"
         )
@@ -96,7 +99,7 @@ class SearchProgress:
         extra = f" | entropy {entropy:.2f}" if entropy is not None else ""
         self.console.print(
             f"epoch {epoch:3d}/{epochs} | supernet loss {train_loss:.4f} | reward mean "
-            f"{reward_mean:.4f}{extra} | parameter-free {100 * param_free:.0f}%",
+            f"{reward_mean:.4f}{extra}{_param_free(param_free)}",
             highlight=False,
             markup=False,
         )
@@ -109,7 +112,7 @@ class SearchProgress:
         val_loss: float,
         argmax_acc: float,
         entropy: float,
-        param_free: float,
+        param_free: float | None,
     ) -> None:
         """After a DARTS epoch (controller=darts): the bar, or one line."""
         self.progress.update(
@@ -120,10 +123,14 @@ class SearchProgress:
         self.console.print(
             f"epoch {epoch:3d}/{epochs} | supernet loss {train_loss:.4f} | val loss (mixed) "
             f"{val_loss:.4f} | argmax val acc (shared) {argmax_acc:.4f} | alpha entropy "
-            f"{entropy:.2f} | parameter-free {100 * param_free:.0f}%",
+            f"{entropy:.2f}{_param_free(param_free)}",
             highlight=False,
             markup=False,
         )
+
+
+def _param_free(share: float | None) -> str:
+    return "" if share is None else f" | parameter-free {100 * share:.0f}%"
 
 
 def summary_table(rows: Sequence[tuple[str, str]], title: str) -> Table:

@@ -81,7 +81,13 @@ class DartsSearch(SharedWeightSearch):
         )
         self.logger.log_weights(s.epoch, darts.probabilities())
         self.progress.darts_epoch_done(
-            s.epoch, self.cfg.recipe.epochs, train_loss, val_loss_mean, argmax_acc, entropy, share
+            s.epoch,
+            self.cfg.recipe.epochs,
+            train_loss,
+            val_loss_mean,
+            argmax_acc,
+            entropy,
+            share if self.param_free_ops else None,
         )
         log.info(
             "epoch %d: supernet loss %.4f, mixed val loss %.4f, argmax %s scores %.4f (shared)",

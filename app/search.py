@@ -292,9 +292,9 @@ def finish(
         summary["table"] = table_summary(cfg.evaluator, best)
     if best and best.get("evaluation") == "shared":
         summary["shared"] = {"epochs": state.epoch, **table_accuracies(best)}
-        if best.get("derived") == "argmax":  # DARTS
-            arch = ChildResult.from_dict(best).arch
-            free = space_def(arch.space).param_free_ops
+        arch = ChildResult.from_dict(best).arch
+        free = space_def(arch.space).param_free_ops
+        if best.get("derived") == "argmax" and free:  # DARTS, in a space that has such ops
             summary["shared"]["param_free_share"] = sum(
                 layer.op in free for layer in arch.layers
             ) / max(1, len(arch.layers))
@@ -468,10 +468,11 @@ def darts_summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The end-of-search table of a DARTS search (controller=darts evaluator=shared)."""
     best, shared, test = summary["best"], summary["shared"], summary["test_acc"]
     minutes = summary["seconds"] / 60
+    free = shared.get("param_free_share")
     rows = [
         ("search", DARTS_METHOD),
         ("derived architecture (argmax)", best["arch_str"]),
-        ("parameter-free ops in it", f"{100 * shared['param_free_share']:.0f}%"),
+        *([("parameter-free ops in it", f"{100 * free:.0f}%")] if free is not None else []),
         ("validation accuracy (shared weights)", f"{best['val_acc']:.4f}"),
         ("test accuracy (retrained, search recipe)", f"{test:.4f}" if test is not None else "-"),
         ("parameters (trained alone)", f"{best['params']:,}"),
@@ -482,5 +483,5 @@ def darts_summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     for key, value in reversed(shared.items()):
         if key.startswith("table/"):
             label = f"NAS-Bench-201 table: {describe_column(key[6:])} ({key[6:]}, looked up)"
-            rows.insert(5, (label, f"{100 * value:.2f}%"))
+            rows.insert(4 + (free is not None), (label, f"{100 * value:.2f}%"))
     return rows

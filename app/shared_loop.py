@@ -127,7 +127,7 @@ class SharedWeightSearch:
             sum(losses) / len(losses),
             sum(rewards) / max(1, len(rewards)),
             entropies[-1] if entropies else None,
-            share,
+            share if self.param_free_ops else None,
         )
         if share > self.cfg.param_free_warning:
             log.warning(

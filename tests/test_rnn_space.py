@@ -283,3 +283,23 @@ def test_the_relaxation_of_one_hot_weights_is_the_child_itself():
     uniform = {name: w / w.sum() for name, w in uniform.items()}
     F.cross_entropy(net.forward_mixed(x, uniform), torch.arange(4) % 3).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+
+
+@pytest.mark.slow
+def test_darts_searches_recurrent_cells_through_the_relaxation(tmp_path):
+    darts = [
+        "controller=darts",
+        "evaluator=shared",
+        "evaluator.recipe.epochs=2",
+        "evaluator.recipe.optimizer=adam",
+        "evaluator.recipe.lr=3e-3",
+    ]
+    summary, printed = run_search(tmp_path, [*RNN_ANYWHERE, *darts, "test_best=false"])
+    derived = json.loads((tmp_path / "derive.json").read_text())
+    arch = Architecture.from_dict(summary["best"]["arch"])
+    assert RNNSpace(nodes=4).encode(arch)  # a legal cell
+    # The argmax of the saved weights: each node's heaviest activation.
+    for i, layer in enumerate(arch.layers):
+        weights = derived["weights"][f"node{i}.act"]
+        assert layer.op == max(weights, key=weights.get)
+    assert "supernet loss" in printed and "parameter-free" not in printed  # no such ops here
