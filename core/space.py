@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -153,6 +154,41 @@ class SearchSpace(ABC):
             return _random_answer(decision, rng)
 
         return self.decode(self.build(choose))
+
+
+class StaticSearchSpace(SearchSpace):
+    """A space whose decision program is one fixed sequence: every architecture answers it all.
+
+    A subclass lists the sequence (`program`); the position of each decision in a token list,
+    and so `next_decision`, follows from it.
+    """
+
+    @abstractmethod
+    def program(self) -> tuple[Decision, ...]:
+        """The decisions every architecture answers, in order."""
+
+    @property
+    def static(self) -> bool:
+        """The same decisions for every architecture."""
+        return True
+
+    @property
+    def num_tokens(self) -> int:
+        """Length of every token list of this space."""
+        return sum(d.size for d in self.program())
+
+    def next_decision(self, tokens: Sequence[int]) -> Decision | None:
+        """The decision at position `len(tokens)`, or None after the last one."""
+        return self._offsets.get(len(tokens))
+
+    @cached_property
+    def _offsets(self) -> dict[int, Decision]:
+        # Computed once: controllers ask next_decision at every step of every rollout.
+        offsets, pos = {}, 0
+        for decision in self.program():
+            offsets[pos] = decision
+            pos += decision.size
+        return offsets
 
 
 def _is_legal(decision: Decision, answer: list[int]) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from matplotlib.figure import Figure
 from torch import nn
@@ -19,7 +18,7 @@ from child.spaces.registry import SpaceDef
 from child.supernet import MacroSupernet
 from core.architecture import Architecture, Layer
 from core.errors import require
-from core.space import Choice, Decision, SearchSpace, SkipChoice
+from core.space import Choice, Decision, SkipChoice, StaticSearchSpace
 
 MACRO_OPS = ("conv3", "conv5", "conv7", "sep3", "sep5", "maxpool3", "avgpool3", "identity")
 
@@ -41,7 +40,7 @@ class MacroSpaceConfig:
 
 
 @dataclass(frozen=True)
-class MacroSpace(SearchSpace):
+class MacroSpace(StaticSearchSpace):
     """`num_layers` layers; layer i picks an op, a width and inputs from layers 0..i-1."""
 
     num_layers: int
@@ -86,8 +85,8 @@ class MacroSpace(SearchSpace):
             num_layers=cfg.num_layers, ops=tuple(cfg.ops), widths=tuple(cfg.widths), skips=cfg.skips
         )
 
-    @cached_property
-    def _decisions(self) -> tuple[Decision, ...]:
+    def program(self) -> tuple[Decision, ...]:
+        """Per layer: its op, its width, then its skip inputs (from layer 1 on, with skips)."""
         decisions: list[Decision] = []
         for i in range(self.num_layers):
             has_skips = self.skips and i > 0
@@ -98,28 +97,6 @@ class MacroSpace(SearchSpace):
             if has_skips:
                 decisions.append(SkipChoice(f"layer{i}.skips", num_anchors=i))
         return tuple(decisions)
-
-    @cached_property
-    def _offsets(self) -> dict[int, Decision]:
-        offsets, pos = {}, 0
-        for decision in self._decisions:
-            offsets[pos] = decision
-            pos += decision.size
-        return offsets
-
-    @property
-    def num_tokens(self) -> int:
-        """Length of every token list of this space."""
-        return sum(d.size for d in self._decisions)
-
-    @property
-    def static(self) -> bool:
-        """The same decisions for every architecture."""
-        return True
-
-    def next_decision(self, tokens: Sequence[int]) -> Decision | None:
-        """The decision that follows `tokens` (the program is the same for every architecture)."""
-        return self._offsets.get(len(tokens))
 
     def heads(self) -> dict[str, int]:
         """The op head and the width head."""

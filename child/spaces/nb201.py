@@ -12,7 +12,6 @@ import itertools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from matplotlib.figure import Figure
 from torch import nn
@@ -23,7 +22,7 @@ from child.spaces.registry import SpaceDef
 from child.supernet import NB201Supernet
 from core.architecture import Architecture, Layer
 from core.errors import require
-from core.space import Choice, Decision, SearchSpace
+from core.space import Choice, Decision, StaticSearchSpace
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
@@ -42,7 +41,7 @@ class NB201SpaceConfig:
 
 
 @dataclass(frozen=True)
-class NB201Space(SearchSpace):
+class NB201Space(StaticSearchSpace):
     """The NAS-Bench-201 cell: 6 edges, each choosing an op from `ops` (one shared "op" head)."""
 
     ops: tuple[str, ...] = NB201_OPS
@@ -68,32 +67,17 @@ class NB201Space(SearchSpace):
         )
         return cls(ops=tuple(cfg.ops))
 
-    @cached_property
-    def _decisions(self) -> tuple[Decision, ...]:
+    def program(self) -> tuple[Decision, ...]:
+        """One op per edge, in the benchmark's edge order."""
         # Each edge is one Layer of the Architecture, hence ends_layer on every decision.
         return tuple(
             Choice(edge_name(t, s), "op", self.ops, ends_layer=True) for t, s in NB201_EDGES
         )
 
     @property
-    def num_tokens(self) -> int:
-        """Length of every token list of this space (one token per edge)."""
-        return len(NB201_EDGES)
-
-    @property
     def size(self) -> int:
         """Number of distinct architectures: len(ops) ** 6."""
         return len(self.ops) ** len(NB201_EDGES)
-
-    @property
-    def static(self) -> bool:
-        """The same decisions for every architecture."""
-        return True
-
-    def next_decision(self, tokens: Sequence[int]) -> Decision | None:
-        """The op of the next edge, or None after all six."""
-        n = len(tokens)
-        return self._decisions[n] if n < len(self._decisions) else None
 
     def heads(self) -> dict[str, int]:
         """One op head shared by all edges."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from matplotlib.figure import Figure
 from torch import nn
@@ -21,7 +20,7 @@ from child.networks.rnn import ACTIVATIONS, RNNCellNet, RNNSupernet, cell_of, lo
 from child.spaces.registry import SpaceDef
 from core.architecture import Architecture, Layer
 from core.errors import require
-from core.space import Choice, Decision, SearchSpace
+from core.space import Choice, Decision, StaticSearchSpace
 
 
 @dataclass
@@ -35,7 +34,7 @@ class RNNSpaceConfig:
 
 
 @dataclass(frozen=True)
-class RNNSpace(SearchSpace):
+class RNNSpace(StaticSearchSpace):
     """Node 0 picks an activation; node i > 0 picks an earlier node, then an activation."""
 
     nodes: int = 4
@@ -59,8 +58,8 @@ class RNNSpace(SearchSpace):
             )
         return cls(nodes=cfg.nodes, activations=tuple(cfg.activations))
 
-    @cached_property
-    def _decisions(self) -> tuple[Decision, ...]:
+    def program(self) -> tuple[Decision, ...]:
+        """Node 0's activation; then, per later node, the node it reads and its activation."""
         width = max(1, self.nodes - 1)
         decisions: list[Decision] = []
         for i in range(self.nodes):
@@ -69,16 +68,6 @@ class RNNSpace(SearchSpace):
                 decisions.append(Choice(f"node{i}.prev", "prev", tuple(range(width)), allowed))
             decisions.append(Choice(f"node{i}.act", "act", self.activations, ends_layer=True))
         return tuple(decisions)
-
-    @property
-    def static(self) -> bool:
-        """The same decisions for every architecture."""
-        return True
-
-    def next_decision(self, tokens: Sequence[int]) -> Decision | None:
-        """The next node's input or activation, or None after the last node."""
-        n = len(tokens)
-        return self._decisions[n] if n < len(self._decisions) else None
 
     def heads(self) -> dict[str, int]:
         """One head for inputs (masked per node), one for activations."""
