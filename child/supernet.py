@@ -19,7 +19,7 @@ skip anchor) and mixes the outputs of the same shared weights that `forward(x, a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import torch
@@ -35,6 +35,8 @@ if TYPE_CHECKING:  # the space modules build these supernets (their `SpaceDef.su
     from child.spaces.nb201 import NB201Space, NB201SpaceConfig
 
 _PARAM_FREE_MACRO_OPS = ("maxpool3", "avgpool3", "identity")
+# An edge's output in a cell: (the edge's ops, the edge's index, its source node) → tensor.
+EdgeOutput = Callable[[nn.ModuleDict, int, torch.Tensor], torch.Tensor]
 _BN_EPS = 1e-5  # nn.BatchNorm's default, so a path matches a stand-alone child's arithmetic
 
 
@@ -334,6 +336,10 @@ class NB201Supernet(nn.Module):
     def forward(self, x: torch.Tensor, arch: Architecture) -> torch.Tensor:
         """Logits (N, num_classes) of child `arch`, using only its ops on every edge."""
         ops = self._ops(arch)
+        return self._run_cells(x, lambda edge, e, h: edge[ops[e]](h))
+
+    def _run_cells(self, x: torch.Tensor, edge_output: EdgeOutput) -> torch.Tensor:
+        """Logits with `edge_output(ops of edge e, e, source node)` as every edge's output."""
         x = self.stem(x)
         for stage, cells in enumerate(self.stages):
             if stage > 0:
@@ -342,7 +348,7 @@ class NB201Supernet(nn.Module):
                 nodes = [x]
                 for target in range(1, NUM_NODES):
                     terms = [
-                        edges[e][ops[e]](nodes[source])
+                        edge_output(edges[e], e, nodes[source])
                         for e, (t, source) in enumerate(NB201_EDGES)
                         if t == target
                     ]
@@ -369,19 +375,9 @@ class NB201Supernet(nn.Module):
         """
         ops = self.space.ops
         mixes = [weights[edge_name(t, s)] for t, s in NB201_EDGES]
-        x = self.stem(x)
-        for stage, cells in enumerate(self.stages):
-            if stage > 0:
-                x = self.reductions[stage - 1](x)
-            for edges in cells:
-                nodes = [x]
-                for target in range(1, NUM_NODES):
-                    terms = [
-                        w * edges[e][op](nodes[source])
-                        for e, (t, source) in enumerate(NB201_EDGES)
-                        if t == target
-                        for w, op in zip(mixes[e], ops, strict=True)
-                    ]
-                    nodes.append(sum(terms[1:], terms[0]))
-                x = nodes[-1]
-        return self.classifier(self.lastact(x).flatten(2).mean(dim=2))
+
+        def mixed(edge: nn.ModuleDict, e: int, h: torch.Tensor) -> torch.Tensor:
+            terms = [w * edge[op](h) for w, op in zip(mixes[e], ops, strict=True)]
+            return sum(terms[1:], terms[0])
+
+        return self._run_cells(x, mixed)
