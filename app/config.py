@@ -50,6 +50,7 @@ class BudgetConfig:
     # workers. null: as many as the evaluator has workers (0 with one); 0: synchronous steps.
     depth: int | None = None
     # Stop after the update in which a child's reward reaches this ("good enough"); null: never.
+    # evaluator=shared: a child's shared-weight reward; controller=darts: the argmax's, per epoch.
     target_reward: float | None = None
 
 

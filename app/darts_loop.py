@@ -61,6 +61,7 @@ class DartsSearch(SharedWeightSearch):
         s.step = s.epoch
         argmax = darts.favourite()
         argmax_acc = evaluator.score(argmax)
+        self.check_target(argmax_acc, f"the argmax {argmax} (whole validation split)", s.epoch)
         share = self.param_free_share([argmax])
         entropy = darts.entropy()
         train_loss = sum(losses) / len(losses)

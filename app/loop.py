@@ -37,6 +37,8 @@ class SearchState:
     epoch: int = 0  # shared-weight epochs done (evaluator=shared only)
     repeats: int = 0  # proposals in a row, up to now, that were cached repeats
     depth: int | None = None  # the pipeline depth the run started with, kept for its resume
+    # evaluator=shared: why the search stopped at budget.target_reward (None: it has not).
+    on_target: str | None = None
 
     @property
     def best_reward(self) -> float:
@@ -58,7 +60,11 @@ def reached_target(state: SearchState, budget: BudgetConfig) -> bool:
 def stop_reason(state: SearchState, budget: BudgetConfig) -> str | None:
     """Why a search with this state stops now, in words; None while it goes on."""
     s, b = state, budget
-    if reached_target(s, b):
+    if s.on_target is not None:  # a shared-weight search (app/shared_loop.py)
+        return s.on_target
+    # A shared-weight search (epochs > 0) stops only through on_target: its derived best is
+    # scored after the search, so reaching the target then stopped nothing.
+    if reached_target(s, b) and not s.epoch:
         assert s.best is not None
         return (
             f"target reached: child {s.best['index']} has reward {s.best_reward:.4f} >= "

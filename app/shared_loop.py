@@ -64,11 +64,29 @@ class SharedWeightSearch:
         self.state = state or SearchState()
 
     def done(self) -> bool:
-        """Whether every epoch has run, or the wall-clock budget is spent."""
+        """Whether every epoch has run, the wall-clock budget is spent, or the target reached."""
         s, minutes = self.state, self.budget.minutes
-        return s.epoch >= self.cfg.recipe.epochs or (
-            minutes is not None and s.seconds >= 60 * minutes
+        return (
+            s.epoch >= self.cfg.recipe.epochs
+            or (minutes is not None and s.seconds >= 60 * minutes)
+            or s.on_target is not None
         )
+
+    def check_target(self, score: float, what: str, epoch: int) -> bool:
+        """Whether the search has reached `budget.target_reward`, now that `what` scored `score`.
+
+        Once reached, the search stops after the current update (ENAS) or epoch (DARTS), and the
+        reason is kept in the state, so that a resumed run stops there too.
+        """
+        target = self.budget.target_reward
+        if target is None or score < target or self.state.on_target is not None:
+            return self.state.on_target is not None
+        self.state.on_target = (
+            f"target reached: {what} scored {score:.4f} >= budget.target_reward={target:g} "
+            f"with shared weights in epoch {epoch} of {self.cfg.recipe.epochs}"
+        )
+        log.info("%s", self.state.on_target)
+        return True
 
     def run(self) -> SearchState:
         """Epochs until done, each ending with a checkpoint; return the final state."""
@@ -108,6 +126,10 @@ class SharedWeightSearch:
             sampled += [r.arch for r in results]
             if "entropy" in stats:
                 entropies.append(stats["entropy"])
+            top = max(results, key=lambda r: r.reward)
+            what = f"child {top.index} (on a validation minibatch)"
+            if self.check_target(top.reward, what, s.epoch + 1):
+                break  # stop after the update in which a child reached the target
         s.epoch += 1
         share = self.param_free_share(sampled)
         self.logger.log_epoch(

@@ -131,12 +131,6 @@ def check_shared(cfg: SearchConfig) -> None:
     """Weight sharing needs a space with a supernet, the plain accuracy reward, a sane recipe."""
     shared = cfg.evaluator
     supernet_builder(cfg.search_space)
-    if cfg.budget.target_reward is not None:
-        raise ConfigError(
-            f"budget.target_reward={cfg.budget.target_reward} is invalid with evaluator=shared: "
-            "expected null (shared-weight rewards rise with the supernet's training, so a "
-            "target says nothing about a child; stop by evaluator.recipe.epochs)"
-        )
     require(
         cfg.reward.name == "val_acc",
         "reward",

@@ -85,7 +85,6 @@ BAD_SEARCHES = [
     (["evaluator=shared", "evaluator.recipe.device=cpu"], "evaluator.recipe.device"),
     (["evaluator=shared", "evaluator.controller_steps=0"], "evaluator.controller_steps"),
     (["evaluator=shared", "evaluator.address=auto"], "evaluator.address"),
-    (["evaluator=shared", "budget.target_reward=0.9"], "budget.target_reward"),
 ]
 
 

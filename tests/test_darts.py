@@ -196,3 +196,12 @@ def test_darts_refuses_what_it_cannot_run_in_one_line(tmp_path, no_data, overrid
     outcome = run_script("search.py", *overrides, cwd=tmp_path)
     assert_refused(outcome, *words)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_target_reward_stops_darts_after_the_epoch_its_argmax_reaches_it(tmp_path, one_thread):
+    summary, printed = run_search(
+        tmp_path, [*TINY_DARTS, "budget.target_reward=0.0", "test_best=false"]
+    )
+    assert summary["shared"]["epochs"] == 1  # of 3
+    assert summary["stopped"].startswith("target reached: the argmax ")
+    assert "Stopped early: target reached" in printed

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from child.shared_evaluator import SharedEvaluator
@@ -126,3 +127,23 @@ def test_kill_9_then_resume_matches_a_search_never_stopped(tmp_path):
     assert len(comparable(killed)) == 4 * 2 * 3
     derived = [json.loads((d / "derive.json").read_text())["ranking"] for d in (killed, straight)]
     assert derived[0] == derived[1]
+
+
+def test_a_target_reward_stops_after_the_update_that_reaches_it_and_is_kept_for_resume(tmp_path):
+    # Every reward is >= 0, so the first controller update of epoch 1 reaches the target.
+    run = tmp_path / "run"
+    args = [*TINY_SHARED, "evaluator.recipe.epochs=4", "test_best=false"]
+    summary, printed = run_search(run, [*args, "budget.target_reward=0.0"])
+    assert len(rows(run)) == 3  # one update of budget.batch=3 children, then the stop
+    assert summary["shared"]["epochs"] == 1
+    assert summary["stopped"].startswith("target reached: child ")
+    assert "in epoch 1 of 4" in summary["stopped"]
+    assert "Stopped early: target reached" in printed
+    assert (run / "derive.json").exists()  # the search still derives its best
+    saved = torch.load(run / "checkpoint.pt", weights_only=False)["state"]
+    assert saved["on_target"] == summary["stopped"]  # a resumed run stops there too
+    _, again = run_search(tmp_path / "again", [f"resume={run}"])
+    assert "already finished" in again
+    # Without a target the same search runs all its epochs and says nothing of targets.
+    full, _ = run_search(tmp_path / "full", args)
+    assert full["shared"]["epochs"] == 4 and "target" not in (full["stopped"] or "")
