@@ -15,13 +15,18 @@ reads that node, whatever its activation (activations have no parameters).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from core.architecture import Architecture
 
-ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+if TYPE_CHECKING:  # the space module builds this supernet (its `SpaceDef.supernet`)
+    from child.spaces.rnn import RNNSpace
+
+Activation = Callable[[torch.Tensor], torch.Tensor]
+ACTIVATIONS: dict[str, Activation] = {
     "tanh": torch.tanh,
     "relu": torch.relu,
     "sigmoid": torch.sigmoid,
@@ -79,11 +84,13 @@ def gated_layer(features: int, hidden: int) -> nn.Linear:
     return linear
 
 
-def highway(linear: nn.Module, act: str, source: torch.Tensor, carry: torch.Tensor) -> torch.Tensor:
+def highway(
+    linear: nn.Module, act: Activation, source: torch.Tensor, carry: torch.Tensor
+) -> torch.Tensor:
     """The gated mix c · act(value) + (1 − c) · carry, value and gate c both from `source`."""
     value, gate = linear(source).chunk(2, dim=1)
     gate = torch.sigmoid(gate)
-    return gate * ACTIVATIONS[act](value) + (1 - gate) * carry
+    return gate * act(value) + (1 - gate) * carry
 
 
 def unroll(
@@ -102,11 +109,11 @@ def unroll(
     steps = time_steps(x)
     h = steps.new_zeros(steps.shape[1], hidden)
     for x_t in steps:
-        states = [highway(first, acts[0], torch.cat([x_t, h], 1), h)]
+        states = [highway(first, ACTIVATIONS[acts[0]], torch.cat([x_t, h], 1), h)]
         for i in range(1, len(acts)):
             j = prevs[i]
             assert j is not None  # cell_of gives every node after the first an input
-            states.append(highway(node_layer(i, j), acts[i], states[j], states[j]))
+            states.append(highway(node_layer(i, j), ACTIVATIONS[acts[i]], states[j], states[j]))
         h = torch.stack([states[i] for i in ends]).mean(dim=0)
     return h
 
@@ -147,17 +154,12 @@ class RNNSupernet(nn.Module):
     """ENAS's shared recurrent cell: weights per (node, earlier node); a child uses some."""
 
     def __init__(
-        self,
-        nodes: int,
-        input_shape: tuple[int, ...],
-        num_classes: int,
-        hidden: int,
-        activations: Sequence[str] = tuple(ACTIVATIONS),
+        self, space: RNNSpace, input_shape: tuple[int, ...], num_classes: int, hidden: int
     ) -> None:
         super().__init__()
-        self.num_nodes = nodes
+        self.space = space  # its activations order a mixture's activation weights
+        self.num_nodes = nodes = space.nodes
         self.hidden = hidden
-        self.activations = tuple(activations)  # the order of a mixture's activation weights
         self.first = gated_layer(sequence_features(input_shape) + hidden, hidden)
         # edges[i - 1][j]: node i reading node j, for every j < i.
         self.edges = nn.ModuleList(
@@ -166,10 +168,9 @@ class RNNSupernet(nn.Module):
         self.head = nn.Linear(hidden, num_classes)
 
     def _cell(self, arch: Architecture) -> tuple[list[str], list[int | None]]:
-        acts, prevs = cell_of(arch)
-        if len(acts) != self.num_nodes:
-            raise ValueError(f"{arch} has {len(acts)} nodes, this supernet {self.num_nodes}")
-        return acts, prevs
+        """Each node's activation and input; ValueError if `arch` is not a cell of the space."""
+        self.space.encode(arch)  # refuses another node count or an activation not searched
+        return cell_of(arch)
 
     def _node_layer(self, i: int, j: int) -> nn.Module:
         return self.edges[i - 1][j]
@@ -199,28 +200,28 @@ class RNNSupernet(nn.Module):
         h = steps.new_zeros(steps.shape[1], self.hidden)
         acts = [weights[f"node{i}.act"] for i in range(self.num_nodes)]
         prevs = [weights[f"node{i}.prev"][:i] for i in range(1, self.num_nodes)]
-        loose = [
-            torch.stack([1 - prevs[i - 1][k] for i in range(k + 1, self.num_nodes)]).prod()
-            if k + 1 < self.num_nodes
-            else torch.ones((), device=h.device)
-            for k in range(self.num_nodes)
-        ]
-        share = torch.stack(loose) / torch.stack(loose).sum()
+        loose = torch.stack(
+            [
+                torch.stack([1 - prevs[i - 1][k] for i in range(k + 1, self.num_nodes)]).prod()
+                if k + 1 < self.num_nodes
+                else torch.ones((), device=h.device)
+                for k in range(self.num_nodes)
+            ]
+        )
+        share = loose / loose.sum()
+        mixes = [self._mixed_activation(weights) for weights in acts]
         for x_t in steps:
-            states = [self._mixed_highway(self.first, acts[0], torch.cat([x_t, h], 1), h)]
+            states = [highway(self.first, mixes[0], torch.cat([x_t, h], 1), h)]
             for i in range(1, self.num_nodes):
                 terms = [
-                    w * self._mixed_highway(self._node_layer(i, j), acts[i], states[j], states[j])
+                    w * highway(self._node_layer(i, j), mixes[i], states[j], states[j])
                     for j, w in enumerate(prevs[i - 1])
                 ]
                 states.append(torch.stack(terms).sum(dim=0))
             h = torch.einsum("k,knd->nd", share, torch.stack(states))
         return self.head(h)
 
-    def _mixed_highway(
-        self, linear: nn.Module, mix: torch.Tensor, source: torch.Tensor, carry: torch.Tensor
-    ) -> torch.Tensor:
-        value, gate = linear(source).chunk(2, dim=1)
-        gate = torch.sigmoid(gate)
-        mixed = sum(w * ACTIVATIONS[a](value) for w, a in zip(mix, self.activations, strict=True))
-        return gate * mixed + (1 - gate) * carry
+    def _mixed_activation(self, weights: torch.Tensor) -> Activation:
+        """The weighted sum of the space's activations, as one activation."""
+        acts = [ACTIVATIONS[a] for a in self.space.activations]
+        return lambda value: sum(w * act(value) for w, act in zip(weights, acts, strict=True))

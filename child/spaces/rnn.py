@@ -110,8 +110,7 @@ def build_rnn_supernet(
     cfg: RNNSpaceConfig, input_shape: tuple[int, ...], num_classes: int
 ) -> RNNSupernet:
     """ENAS's shared cell for `cfg` (evaluator=shared): weights per (node, earlier node)."""
-    RNNSpace.from_config(cfg)  # checks the settings
-    return RNNSupernet(cfg.nodes, input_shape, num_classes, cfg.hidden, cfg.activations)
+    return RNNSupernet(RNNSpace.from_config(cfg), input_shape, num_classes, cfg.hidden)
 
 
 def draw_rnn(arch: Architecture) -> Figure:
