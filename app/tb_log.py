@@ -21,7 +21,7 @@ from app.config import flatten_config
 from child.result import ChildResult, Status
 from child.spaces import format_arch
 from core.architecture import Architecture
-from core.space import Choice, SearchSpace
+from core.space import Choice, SearchSpace, outcome_labels
 
 
 class SearchLogger:
@@ -123,17 +123,16 @@ class SearchLogger:
         totals: dict[str, int] = {}
         for arch in archs:
             for decision, answer in self.space.walk(self.space.encode(arch)):
+                labels = outcome_labels(decision)
                 names = counts.setdefault(decision.name, {})
+                for label in labels:  # every outcome charted, chosen or not
+                    names.setdefault(label, 0)
                 totals[decision.name] = totals.get(decision.name, 0) + 1
                 if isinstance(decision, Choice):
-                    for option in decision.options:
-                        names.setdefault(str(option), 0)
-                    option = str(decision.options[answer[0]])
-                    names[option] += 1
+                    names[labels[answer[0]]] += 1
                 else:  # a skip decision: one share per earlier layer it may connect to
-                    for j, bit in enumerate(answer):
-                        key = f"from_{j}"
-                        names[key] = names.get(key, 0) + bit
+                    for label, bit in zip(labels, answer, strict=True):
+                        names[label] += bit
         for name, options in counts.items():
             for option, count in options.items():
                 self.writer.add_scalar(f"{prefix}/{name}/{option}", count / totals[name], step)

@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from controller.config import DartsControllerConfig
-from controller.softmax_policy import INIT_STD, _width, decision_table
+from controller.softmax_policy import INIT_STD, decision_table, logit_count
 from core.architecture import Architecture
-from core.space import Choice, Decision, SearchSpace
+from core.space import Choice, Decision, SearchSpace, outcome_labels
 
 
 class DartsController:
@@ -38,7 +38,8 @@ class DartsController:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)  # the initial logits depend on the run seed only
             self.alphas = nn.ParameterList(
-                nn.Parameter(INIT_STD * torch.randn(_width(d))) for d in self.decisions.values()
+                nn.Parameter(INIT_STD * torch.randn(logit_count(d)))
+                for d in self.decisions.values()
             )
         self.optimizer = torch.optim.Adam(
             self.alphas.parameters(),
@@ -76,12 +77,7 @@ class DartsController:
         """Per decision and option, its mixing weight (`from_<j>` for a skip to layer j)."""
         out: dict[str, dict[str, float]] = {}
         for name, weights in self.mixing_weights(detach=True).items():
-            decision = self.decisions[name]
-            labels = (
-                [str(o) for o in decision.options]
-                if isinstance(decision, Choice)
-                else [f"from_{j}" for j in range(decision.num_anchors)]
-            )
+            labels = outcome_labels(self.decisions[name])
             out[name] = {label: float(w) for label, w in zip(labels, weights, strict=True)}
         return out
 

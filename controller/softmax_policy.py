@@ -60,14 +60,14 @@ def decision_table(space: SearchSpace) -> dict[str, Decision]:
 
 def _add(table: dict[str, Decision], decision: Decision) -> None:
     known = table.setdefault(decision.name, decision)
-    if type(known) is not type(decision) or _width(known) != _width(decision):
+    if type(known) is not type(decision) or logit_count(known) != logit_count(decision):
         raise ValueError(
-            f"decision {decision.name} is asked with {_width(known)} and with "
-            f"{_width(decision)} outcomes; a softmax policy keys its logits by decision name"
+            f"decision {decision.name} is asked with {logit_count(known)} and with "
+            f"{logit_count(decision)} outcomes; a softmax policy keys its logits by decision name"
         )
 
 
-def _width(decision: Decision) -> int:
+def logit_count(decision: Decision) -> int:
     """The number of logits a decision needs: one per option, or one per anchor."""
     return len(decision.options) if isinstance(decision, Choice) else decision.num_anchors
 
@@ -91,7 +91,7 @@ class SoftmaxPolicy(DecisionPolicy):
         # which nn.ParameterDict keys may not.
         self.index = {name: i for i, name in enumerate(table)}
         self.logits = nn.ParameterList(
-            nn.Parameter(INIT_STD * torch.randn(_width(d))) for d in table.values()
+            nn.Parameter(INIT_STD * torch.randn(logit_count(d))) for d in table.values()
         )
 
     def decision_logits(self, name: str) -> torch.Tensor:

@@ -70,6 +70,18 @@ class SkipChoice:
 
 
 Decision = Choice | SkipChoice
+
+
+def outcome_labels(decision: Decision) -> list[str]:
+    """A label per outcome: each option, or `from_<j>` per earlier layer j a skip may come from.
+
+    The names of the `policy/<decision>/<outcome>` charts, whoever fills them.
+    """
+    if isinstance(decision, Choice):
+        return [str(option) for option in decision.options]
+    return [f"from_{j}" for j in range(decision.num_anchors)]
+
+
 Chooser = Callable[[Decision, list[int]], list[int]]
 
 
