@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from app.shared_loop import SharedWeightSearch
+from child.spaces import param_free_share
 from controller.darts import DartsController
 from core.architecture import Architecture
 
@@ -62,7 +63,7 @@ class DartsSearch(SharedWeightSearch):
         argmax = darts.favourite()
         argmax_acc = evaluator.score(argmax)
         self.check_target(argmax_acc, f"the argmax {argmax} (whole validation split)", s.epoch)
-        share = self.param_free_share([argmax])
+        share = param_free_share([argmax])
         entropy = darts.entropy()
         train_loss = sum(losses) / len(losses)
         val_loss_mean = sum(val_losses) / len(val_losses)
@@ -98,14 +99,11 @@ class DartsSearch(SharedWeightSearch):
             argmax,
             argmax_acc,
         )
-        if share > self.cfg.param_free_warning:
-            log.warning(
-                "epoch %d: %.0f%% of the argmax's layers (edges) are parameter-free ops (%s): "
-                "DARTS may be collapsing to them, as it did on NAS-Bench-201",
-                s.epoch,
-                100 * share,
-                ", ".join(sorted(self.param_free_ops)),
-            )
+        self.warn_param_free(
+            share,
+            "the argmax's layers (edges)",
+            "DARTS may be collapsing to them, as it did on NAS-Bench-201",
+        )
 
     def candidates(self) -> dict[Architecture, str]:
         """Only the argmax: DARTS derives, it does not sample."""
@@ -116,5 +114,5 @@ class DartsSearch(SharedWeightSearch):
         return {
             "method": METHOD,
             "weights": self.darts.probabilities(),
-            "param_free_share": self.param_free_share([self.darts.favourite()]),
+            "param_free_share": param_free_share([self.darts.favourite()]),
         }

@@ -27,7 +27,7 @@ from child.config import TableEvaluatorConfig
 from child.evaluators import ChildJob, child_seed, evaluate_child
 from child.result import ChildResult, Status
 from child.shared_evaluator import SharedEvaluator
-from child.spaces import draw_architecture, format_arch, space_def
+from child.spaces import draw_architecture, format_arch, param_free_share, space_def
 from child.table import describe_column, is_test_column
 from child.trainer import resolve_device, torch_threads
 from controller.darts import DartsController
@@ -293,11 +293,8 @@ def finish(
     if best and best.get("evaluation") == "shared":
         summary["shared"] = {"epochs": state.epoch, **table_accuracies(best)}
         arch = ChildResult.from_dict(best).arch
-        free = space_def(arch.space).param_free_ops
-        if best.get("derived") == "argmax" and free:  # DARTS, in a space that has such ops
-            summary["shared"]["param_free_share"] = sum(
-                layer.op in free for layer in arch.layers
-            ) / max(1, len(arch.layers))
+        if best.get("derived") == "argmax" and space_def(arch.space).param_free_ops:  # DARTS
+            summary["shared"]["param_free_share"] = param_free_share([arch])
     else:
         summary["pareto"] = pareto(cfg, run_dir, cfg.plots)
     nan = float("nan")

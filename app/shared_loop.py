@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -29,7 +28,7 @@ from app.tb_log import SearchLogger
 from child.evaluators import ChildJob
 from child.result import ChildResult
 from child.shared_evaluator import SharedEvaluator
-from child.spaces import format_arch
+from child.spaces import format_arch, param_free_share
 from controller.base import Controller
 from core.architecture import Architecture
 
@@ -131,7 +130,7 @@ class SharedWeightSearch:
             if self.check_target(top.reward, what, s.epoch + 1):
                 break  # stop after the update in which a child reached the target
         s.epoch += 1
-        share = self.param_free_share(sampled)
+        share = param_free_share(sampled)
         self.logger.log_epoch(
             s.epoch,
             {
@@ -151,14 +150,11 @@ class SharedWeightSearch:
             entropies[-1] if entropies else None,
             share if self.param_free_ops else None,
         )
-        if share > self.cfg.param_free_warning:
-            log.warning(
-                "epoch %d: %.0f%% of the sampled layers are parameter-free ops (%s): the "
-                "controller may be collapsing to them, as ENAS and DARTS did on NAS-Bench-201",
-                s.epoch,
-                100 * share,
-                ", ".join(sorted(self.param_free_ops)),
-            )
+        self.warn_param_free(
+            share,
+            "the sampled layers",
+            "the controller may be collapsing to them, as ENAS and DARTS did on NAS-Bench-201",
+        )
 
     def update(self) -> tuple[list[ChildResult], dict[str, float]]:
         """One controller update: M children scored on one validation minibatch."""
@@ -190,10 +186,17 @@ class SharedWeightSearch:
         )
         return results, stats
 
-    def param_free_share(self, archs: Sequence[Architecture]) -> float:
-        """The share of the layers (edges) of `archs` whose op has no parameters."""
-        ops = [layer.op for arch in archs for layer in arch.layers]
-        return sum(op in self.param_free_ops for op in ops) / max(1, len(ops))
+    def warn_param_free(self, share: float, layers: str, collapse: str) -> None:
+        """Warn when `share` of `layers` are parameter-free ops, past `param_free_warning`."""
+        if share > self.cfg.param_free_warning:
+            log.warning(
+                "epoch %d: %.0f%% of %s are parameter-free ops (%s): %s",
+                self.state.epoch,
+                100 * share,
+                layers,
+                ", ".join(sorted(self.param_free_ops)),
+                collapse,
+            )
 
     def candidates(self) -> dict[Architecture, str]:
         """The architectures derive ranks, each with where it came from."""

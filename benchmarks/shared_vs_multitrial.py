@@ -42,6 +42,7 @@ from rich.console import Console
 from app.config import compose_config
 from app.retrain import retrain_main
 from app.search import search_main
+from child.spaces import param_free_share
 from core.architecture import Architecture
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -52,13 +53,6 @@ METHODS = {
     "multi-trial lstm": [*SPACE, "controller=lstm"],
     "darts (shared weights)": ["experiment=darts_mnist1d"],
 }
-PARAM_FREE = {"maxpool3", "avgpool3", "identity"}
-
-
-def param_free_share(archs: list[Architecture]) -> float:
-    """The share of layers whose op has no parameters."""
-    ops = [layer.op for arch in archs for layer in arch.layers]
-    return sum(op in PARAM_FREE for op in ops) / max(1, len(ops))
 
 
 def run(method: str, seed: int, children: int, root: Path, epochs: int | None = None) -> dict:

@@ -8,6 +8,7 @@ from child.spaces.registry import (
     build_space,
     draw_architecture,
     format_arch,
+    param_free_share,
     space_config,
     space_def,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "build_space",
     "draw_architecture",
     "format_arch",
+    "param_free_share",
     "space_config",
     "space_def",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -116,6 +116,19 @@ def format_arch(arch: Architecture) -> str:
     """The architecture in its space's own notation (e.g. NAS-Bench-201's `|op~0|+|...|`)."""
     definition = SPACES.get(arch.space)
     return definition.format(arch) if definition else str(arch)
+
+
+def param_free_share(archs: Sequence[Architecture]) -> float:
+    """The share of the layers (edges) of `archs` whose op has no parameters, per their space.
+
+    A space that declares no parameter-free ops (or is unknown) counts none.
+    """
+    ops = [(arch.space, layer.op) for arch in archs for layer in arch.layers]
+    free = sum(
+        op in (SPACES[space].param_free_ops if space in SPACES else frozenset())
+        for space, op in ops
+    )
+    return free / max(1, len(ops))
 
 
 def draw_architecture(arch: Architecture, path: Path | str | None = None) -> np.ndarray:
