@@ -60,7 +60,7 @@ class RNNSpace(StaticSearchSpace):
 
     def program(self) -> tuple[Decision, ...]:
         """Node 0's activation; then, per later node, the node it reads and its activation."""
-        width = max(1, self.nodes - 1)
+        width = self.heads()["prev"]
         decisions: list[Decision] = []
         for i in range(self.nodes):
             if i > 0:
@@ -71,6 +71,7 @@ class RNNSpace(StaticSearchSpace):
 
     def heads(self) -> dict[str, int]:
         """One head for inputs (masked per node), one for activations."""
+        # One option per node that a later node could read: nodes 0 .. nodes-2.
         return {"prev": max(1, self.nodes - 1), "act": len(self.activations)}
 
     def decode(self, tokens: Sequence[int]) -> Architecture:
