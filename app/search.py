@@ -380,7 +380,6 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         return shared_summary_rows(summary)
     minutes = summary["seconds"] / 60
     rate = summary["children"] / max(minutes, 1e-9)
-    duration = f"{minutes:.1f} min" if minutes >= 1 else f"{summary['seconds']:.1f} s"
     rows = [
         ("best architecture (by reward)", best.get("arch_str", "-")),
         ("reward (search)", f"{summary['best_reward']:.4f}"),
@@ -411,7 +410,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
             )
         )
     rows += [
-        ("search time", f"{duration} ({rate:,.1f} children/min)"),
+        ("search time", f"{_duration(summary['seconds'])} ({rate:,.1f} children/min)"),
         ("controller's favourite (greedy)", summary["favourite"] or "-"),
         ("run directory", summary["run_dir"]),
     ]
@@ -440,45 +439,57 @@ def shared_summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The end-of-search table of a shared-weight search (evaluator=shared)."""
     if summary["controller"] == "darts":
         return darts_summary_rows(summary)
-    best, shared, test = summary["best"], summary["shared"], summary["test_acc"]
-    minutes = summary["seconds"] / 60
+    best, shared = summary["best"], summary["shared"]
     rate = summary["children"] / max(summary["seconds"], 1e-9)
-    rows = [
+    return [
         ("best architecture (derived)", best["arch_str"]),
         ("validation accuracy (shared weights)", f"{best['val_acc']:.4f}"),
-        ("test accuracy (retrained, search recipe)", f"{test:.4f}" if test is not None else "-"),
+        ("test accuracy (retrained, search recipe)", _test_value(summary)),
+        *_looked_up_rows(shared),
         ("parameters (trained alone)", f"{best['params']:,}"),
         ("shared-weight epochs", str(shared["epochs"])),
         ("children scored (shared weights)", f"{summary['children']} ({rate:,.1f}/s)"),
-        ("search time", f"{minutes:.1f} min" if minutes >= 1 else f"{summary['seconds']:.1f} s"),
+        ("search time", _duration(summary["seconds"])),
         ("controller's favourite (greedy)", summary["favourite"] or "-"),
         ("run directory", summary["run_dir"]),
     ]
-    for key, value in reversed(shared.items()):
-        if key.startswith("table/"):
-            label = f"NAS-Bench-201 table: {describe_column(key[6:])} ({key[6:]}, looked up)"
-            rows.insert(3, (label, f"{100 * value:.2f}%"))
-    return rows
 
 
 def darts_summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The end-of-search table of a DARTS search (controller=darts evaluator=shared)."""
-    best, shared, test = summary["best"], summary["shared"], summary["test_acc"]
-    minutes = summary["seconds"] / 60
+    best, shared = summary["best"], summary["shared"]
     free = shared.get("param_free_share")
-    rows = [
+    return [
         ("search", DARTS_METHOD),
         ("derived architecture (argmax)", best["arch_str"]),
         *([("parameter-free ops in it", f"{100 * free:.0f}%")] if free is not None else []),
         ("validation accuracy (shared weights)", f"{best['val_acc']:.4f}"),
-        ("test accuracy (retrained, search recipe)", f"{test:.4f}" if test is not None else "-"),
+        ("test accuracy (retrained, search recipe)", _test_value(summary)),
+        *_looked_up_rows(shared),
         ("parameters (trained alone)", f"{best['params']:,}"),
         ("supernet epochs", str(shared["epochs"])),
-        ("search time", f"{minutes:.1f} min" if minutes >= 1 else f"{summary['seconds']:.1f} s"),
+        ("search time", _duration(summary["seconds"])),
         ("run directory", summary["run_dir"]),
     ]
-    for key, value in reversed(shared.items()):
-        if key.startswith("table/"):
-            label = f"NAS-Bench-201 table: {describe_column(key[6:])} ({key[6:]}, looked up)"
-            rows.insert(4 + (free is not None), (label, f"{100 * value:.2f}%"))
-    return rows
+
+
+def _looked_up_rows(shared: dict[str, Any]) -> list[tuple[str, str]]:
+    """The derived NB201 cell's table numbers (`table/<column>` in `shared`), looked up."""
+    return [
+        (
+            f"NAS-Bench-201 table: {describe_column(key[6:])} ({key[6:]}, looked up)",
+            f"{100 * value:.2f}%",
+        )
+        for key, value in shared.items()
+        if key.startswith("table/")
+    ]
+
+
+def _test_value(summary: dict[str, Any]) -> str:
+    test = summary["test_acc"]
+    return f"{test:.4f}" if test is not None else "-"
+
+
+def _duration(seconds: float) -> str:
+    """`2.8 min`, or `14.7 s` under a minute."""
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
