@@ -254,7 +254,10 @@ class MacroSupernet(nn.Module):
         channel = torch.arange(self.max_width, device=x.device)
         for i in range(space.num_layers):
             mix = weights[f"layer{i}.op"]
-            y = sum(w * self._mixed_op(i, op, x) for w, op in zip(mix, space.ops, strict=True))
+            y = sum(
+                w * self._layer_op(i, op, x, self.max_width)
+                for w, op in zip(mix, space.ops, strict=True)
+            )
             assert isinstance(y, torch.Tensor)
             if i > 0 and space.skips:
                 gates = weights[f"layer{i}.skips"]
@@ -271,10 +274,6 @@ class MacroSupernet(nn.Module):
             outputs.append(y)
             x = y
         return self.classifier(x.flatten(2).mean(dim=2))
-
-    def _mixed_op(self, i: int, op: str, x: torch.Tensor) -> torch.Tensor:
-        """Op `op` of layer i at the largest width (a projection only where channels differ)."""
-        return self._layer_op(i, op, x, self.max_width)
 
 
 def _batch_stats_only(module: nn.Module) -> nn.Module:
