@@ -19,15 +19,15 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from app.errors import describe, describe_under
-from child.config import (
+from child.data.datasets import DATASETS
+from child.evaluation.config import (
     ChildConfig,
     LocalEvaluatorConfig,
     RayEvaluatorConfig,
     SharedEvaluatorConfig,
     TableEvaluatorConfig,
 )
-from child.data import DATASETS
-from child.rewards import REWARDS
+from child.evaluation.rewards import REWARDS
 from child.spaces import SPACES
 from controller.factory import CONTROLLERS
 from core.errors import ConfigError

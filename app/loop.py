@@ -13,8 +13,8 @@ from app.config import BudgetConfig
 from app.console import SearchProgress
 from app.run_files import RunFiles
 from app.tb_log import SearchLogger
-from child.evaluators import ChildJob, Evaluator, child_seed
-from child.result import ChildResult, Status
+from child.evaluation.evaluator import ChildJob, Evaluator, child_seed
+from child.evaluation.result import ChildResult, Status
 from child.spaces import format_arch
 from controller.base import Controller
 from core.architecture import Architecture

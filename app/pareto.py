@@ -14,7 +14,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from child.result import Status
+from child.evaluation.result import Status
 
 PARETO_PNG = "pareto.png"
 

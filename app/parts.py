@@ -8,12 +8,13 @@ from typing import Any
 import numpy as np
 
 from app.config import SearchConfig
-from child.data import DataSplits, load_dataset
-from child.evaluators import Evaluator, LocalEvaluator
-from child.pool_evaluator import PoolEvaluator, default_workers
-from child.shared_evaluator import SharedEvaluator
+from child.data.datasets import DataSplits, load_dataset
+from child.evaluation.evaluator import Evaluator
+from child.evaluation.local import LocalEvaluator
+from child.evaluation.pool import PoolEvaluator, default_workers
+from child.evaluation.shared import SharedEvaluator
+from child.evaluation.trainer import resolve_device
 from child.spaces import SpaceConfig, build_space, format_arch
-from child.trainer import resolve_device
 from controller.base import Controller
 from controller.factory import build_controller
 from core.errors import ConfigError
@@ -51,7 +52,7 @@ def build_evaluator(cfg: SearchConfig, space_cfg: SpaceConfig) -> tuple[Evaluato
         evaluator = PoolEvaluator(workers, data, space_cfg, cfg.child, cfg.reward, retries)
         return evaluator, data
     if name == "table":
-        from child.table import TableEvaluator
+        from child.evaluation.table import TableEvaluator
 
         evaluator = TableEvaluator.from_config(cfg.evaluator, cfg.reward)
         probe = build_space(space_cfg).sample(np.random.default_rng(0))
@@ -62,7 +63,7 @@ def build_evaluator(cfg: SearchConfig, space_cfg: SpaceConfig) -> tuple[Evaluato
             )
         return evaluator, None
     if name == "ray":
-        from child.ray_evaluator import RayEvaluator  # imports ray, which takes a while
+        from child.evaluation.ray_evaluator import RayEvaluator  # imports ray, which takes a while
 
         data = load_dataset(cfg.dataset, cfg.seed)  # workers move it to their own device
         return RayEvaluator(cfg.evaluator, data, space_cfg, cfg.child, cfg.reward), data

@@ -23,12 +23,12 @@ from app.console import make_console, summary_table
 from app.run_files import RunFiles, atomic_write_json
 from app.search import load_run_config
 from app.validate import MAX_SEED, check_finite
-from child.data import check_dataset, load_dataset
-from child.networks import count_params
-from child.result import Status
-from child.saved_model import save_network
+from child.data.datasets import check_dataset, load_dataset
+from child.evaluation.costs import count_params
+from child.evaluation.result import Status
+from child.evaluation.saved_model import save_network
+from child.evaluation.trainer import check_recipe, resolve_device, torch_threads, train
 from child.spaces import SpaceConfig, build_network, build_space, draw_architecture, format_arch
-from child.trainer import check_recipe, resolve_device, torch_threads, train
 from controller.factory import build_controller
 from core.architecture import Architecture
 from core.errors import ConfigError, require
@@ -215,5 +215,8 @@ def result_rows(result: dict[str, Any], out_dir: Path) -> list[tuple[str, str]]:
         ("validation accuracy (retrained)", f"{result['val_acc']:.4f}"),
         ("validation accuracy (search, short recipe)", f"{search:.4f}" if search else "-"),
         ("training time", f"{result['seconds']:.1f} s"),
-        ("weights + architecture", f"{out_dir / 'model.pt'}  (child.saved_model.load_network)"),
+        (
+            "weights + architecture",
+            f"{out_dir / 'model.pt'}  (child.evaluation.saved_model.load_network)",
+        ),
     ]

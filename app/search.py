@@ -23,13 +23,13 @@ from app.run_files import RunFiles, atomic_write_json
 from app.shared_loop import SharedWeightSearch
 from app.tb_log import SearchLogger, flat_hparams
 from app.validate import validate
-from child.config import TableEvaluatorConfig
-from child.evaluators import ChildJob, child_seed, evaluate_child
-from child.result import ChildResult, Status
-from child.shared_evaluator import SharedEvaluator
+from child.evaluation.config import TableEvaluatorConfig
+from child.evaluation.evaluator import ChildJob, child_seed, evaluate_child
+from child.evaluation.result import ChildResult, Status
+from child.evaluation.shared import SharedEvaluator
+from child.evaluation.table import describe_column, is_test_column
+from child.evaluation.trainer import resolve_device, torch_threads
 from child.spaces import draw_architecture, format_arch, param_free_share, space_def
-from child.table import describe_column, is_test_column
-from child.trainer import resolve_device, torch_threads
 from controller.darts import DartsController
 from core.errors import ConfigError
 
@@ -360,7 +360,7 @@ def table_accuracies(best: dict[str, Any]) -> dict[str, float]:
     arch = ChildResult.from_dict(best).arch
     if arch.space != "nb201":
         return {}
-    from child.table import ResultTable  # reads the 15,625-row table: only when needed
+    from child.evaluation.table import ResultTable  # reads the 15,625-row table: only when needed
 
     table = ResultTable.from_config()
     value = table.get(arch)

@@ -25,9 +25,9 @@ from app.console import SearchProgress
 from app.loop import SearchState, child_record
 from app.run_files import RunFiles, atomic_write_json
 from app.tb_log import SearchLogger
-from child.evaluators import ChildJob
-from child.result import ChildResult
-from child.shared_evaluator import SharedEvaluator
+from child.evaluation.evaluator import ChildJob
+from child.evaluation.result import ChildResult
+from child.evaluation.shared import SharedEvaluator
 from child.spaces import format_arch, param_free_share
 from controller.base import Controller
 from core.architecture import Architecture

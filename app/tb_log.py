@@ -18,7 +18,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
 from app.config import flatten_config
-from child.result import ChildResult, Status
+from child.evaluation.result import ChildResult, Status
 from child.spaces import format_arch
 from core.architecture import Architecture
 from core.space import Choice, SearchSpace, outcome_labels

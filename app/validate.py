@@ -13,18 +13,18 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from app.config import SearchConfig
-from child.config import (
+from child.data.datasets import check_dataset
+from child.evaluation.config import (
     ChildConfig,
     LocalEvaluatorConfig,
     RayEvaluatorConfig,
     SharedEvaluatorConfig,
     TableEvaluatorConfig,
 )
-from child.data import check_dataset
-from child.ray_evaluator import check_ray_config
-from child.shared_evaluator import supernet_builder
+from child.evaluation.ray_evaluator import check_ray_config
+from child.evaluation.shared import supernet_builder
+from child.evaluation.trainer import check_recipe
 from child.spaces import build_space
-from child.trainer import check_recipe
 from controller.config import DartsControllerConfig
 from controller.factory import check_controller
 from core.errors import ConfigError, require

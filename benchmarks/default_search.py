@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from app.compare import evaluated_children
-from child.result import Status
+from child.evaluation.result import Status
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -5,7 +5,8 @@
 
 One representative macro child of the default search (conv5·32 | sep3·64<-0 | conv3·32 |
 maxpool3·32<-1) is trained on MNIST-1D with the default search recipe (conf/child/default.yaml)
-twice per repeat, from the same initial weights and seed: once by `child.trainer.train`, once by
+twice per repeat, from the same initial weights and seed: once by
+`child.evaluation.trainer.train`, once by
 a hand-written loop doing the same arithmetic (SGD with Nesterov momentum and weight decay,
 cosine learning rate set per step, gradient clipping, same batch size, randperm shuffling each
 epoch, full batches only, validation accuracy after the last epoch; with --precision bf16 both
@@ -33,12 +34,13 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.nn import functional as F
 
-from child.config import ChildConfig, Mnist1dConfig
-from child.data import DataSplits, load_dataset
-from child.result import Status
+from child.data.config import Mnist1dConfig
+from child.data.datasets import DataSplits, load_dataset
+from child.evaluation.config import ChildConfig
+from child.evaluation.result import Status
+from child.evaluation.trainer import autocast_dtype, resolve_device, train
 from child.spaces import build_network
-from child.spaces.macro import MacroSpaceConfig
-from child.trainer import autocast_dtype, resolve_device, train
+from child.spaces.macro.space import MacroSpaceConfig
 from core.architecture import Architecture, Layer
 
 ROOT = Path(__file__).resolve().parents[1]

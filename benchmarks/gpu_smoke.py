@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from child.result import Status
+from child.evaluation.result import Status
 
 # On a CPU the default search would take many minutes: a smaller data set and one epoch.
 SIZES = {"cuda": (10000, 5), "cpu": (512, 1)}  # device type → (training images, epochs)
@@ -94,8 +94,8 @@ def main() -> None:
     from app.compare import evaluated_children
     from app.config import compose_config, typed_config
     from app.search import search_main
-    from child.data import carve
-    from child.trainer import autocast_dtype
+    from child.data.datasets import carve
+    from child.evaluation.trainer import autocast_dtype
 
     data_name, overrides = data_overrides(args, train)
     overrides += [

@@ -54,7 +54,7 @@ from rich.console import Console
 from app.compare import Group, Run, group_band, load_run, stat_at, stat_json
 from app.config import compose_config, typed_config
 from app.search import search_main
-from child.table import ResultTable
+from child.evaluation.table import ResultTable
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONTROLLERS = ("lstm", "lstm_nb201", "random", "evolution")

@@ -57,7 +57,7 @@ TUNING_SEEDS = range(30)
 BATCH = 10  # cells per controller update, as in the protocol
 
 # The paper's Table 5 (200-epoch test accuracy, mean ± std over its runs), from the shared data
-# README (child/tables/README.md has the table's provenance).
+# README (child/spaces/nb201/tables/README.md has the table's provenance).
 PUBLISHED = {
     "REA": ((93.92, 0.30), (71.84, 0.99), (45.54, 1.03)),
     "REINFORCE": ((93.85, 0.37), (71.71, 1.09), (45.24, 1.18)),

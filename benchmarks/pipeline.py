@@ -45,10 +45,10 @@ from app.config import BudgetConfig, compose_config
 from app.loop import Search
 from app.run_files import RunFiles
 from app.search import search_main
-from child.evaluators import ChildJob, Evaluator
-from child.pool_evaluator import default_workers
-from child.result import ChildResult
-from child.spaces.macro import MacroSpace, MacroSpaceConfig
+from child.evaluation.evaluator import ChildJob, Evaluator
+from child.evaluation.pool import default_workers
+from child.evaluation.result import ChildResult
+from child.spaces.macro.space import MacroSpace, MacroSpaceConfig
 from controller.random_search import RandomSearch
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -34,9 +34,9 @@ from torch import nn
 from app.config import compose_config, typed_config
 from app.retrain import retrain_main
 from app.search import search_main
-from child.data import load_dataset
-from child.networks.rnn import time_steps
-from child.trainer import torch_threads, train
+from child.data.datasets import load_dataset
+from child.evaluation.trainer import torch_threads, train
+from child.spaces.rnn.network import time_steps
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = {"lstm": "controller=lstm", "random": "controller=random"}

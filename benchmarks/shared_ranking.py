@@ -32,9 +32,9 @@ from matplotlib.figure import Figure
 from scipy.stats import kendalltau, spearmanr
 
 from app.config import compose_config, typed_config
-from child.data import load_dataset
-from child.evaluators import ChildJob, child_seed, evaluate_child
-from child.shared_evaluator import SharedEvaluator
+from child.data.datasets import load_dataset
+from child.evaluation.evaluator import ChildJob, child_seed, evaluate_child
+from child.evaluation.shared import SharedEvaluator
 from child.spaces import build_space
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -1,6 +1,7 @@
 """Fill the `params` and `flops` columns of the NAS-Bench-201 table from the project's own network.
 
-Run: `python scripts/nb201_costs.py` (rewrites child/tables/nb201.csv in place, about 10 s), or
+Run: `python scripts/nb201_costs.py` (rewrites child/spaces/nb201/tables/nb201.csv in place,
+about 10 s), or
 `python scripts/nb201_costs.py --check 50` to verify 50 random rows without writing anything.
 `--table PATH` works on another table of nb201 cells (same `arch` column and format).
 
@@ -8,7 +9,7 @@ For every cell it computes, for the benchmark's CIFAR-10 setting (NB201SpaceConf
 C=16 channels, N=5 cells per stage; 10 classes; a 3×32×32 input):
 
 - `params`: trainable parameters of the whole network `child.spaces.build_network` builds
-  (`NB201Net`), exactly as `child.networks.count_params` counts them: stem, cells, residual
+  (`NB201Net`), exactly as `child.evaluation.costs.count_params` counts them: stem, cells, residual
   reductions, BatchNorm affine weights and the classifier. A "none" edge has no weights; every
   other conv edge counts, even in cells whose output would not depend on it.
 - `flops`: forward FLOPs for ONE image, as `torch.utils.flop_counter.FlopCounterMode` counts
@@ -46,11 +47,13 @@ import torch
 from rich.progress import track
 from torch.utils.flop_counter import FlopCounterMode
 
-from child.networks import count_params
+from child.evaluation.costs import count_params
 from child.spaces import build_network
-from child.spaces.nb201 import NB201_OPS, NB201SpaceConfig, edge_ops, parse_nb201_string
+from child.spaces.nb201.space import NB201_OPS, NB201SpaceConfig, edge_ops, parse_nb201_string
 
-TABLE = Path(__file__).resolve().parent.parent / "child" / "tables" / "nb201.csv"
+TABLE = (
+    Path(__file__).resolve().parent.parent / "child" / "spaces" / "nb201" / "tables" / "nb201.csv"
+)
 INPUT_SHAPE = (3, 32, 32)
 NUM_CLASSES = 10
 COLUMNS = ("params", "flops")

@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from app.cli import run_cli, user_errors
 from app.config import register_configs
 from app.search import search_main
-from child.pool_evaluator import default_workers
+from child.evaluation.pool import default_workers
 
 register_configs()
 

@@ -9,7 +9,7 @@ import pytest
 from omegaconf import DictConfig
 
 from app.config import compose_config
-from child.trainer import torch_threads
+from child.evaluation.trainer import torch_threads
 from tests.helpers import TINY, run_search
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import child.data
+import child.data.datasets
 from tests.helpers import TINY, run_script, run_search
 
 
@@ -25,7 +25,7 @@ def no_data(monkeypatch):
     def loaded(*args, **kwargs):
         raise AssertionError("the data set was loaded before the bad input was refused")
 
-    monkeypatch.setattr(child.data, "make_splits", loaded)
+    monkeypatch.setattr(child.data.datasets, "make_splits", loaded)
 
 
 def tree(folder: Path) -> dict[str, str]:

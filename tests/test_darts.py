@@ -10,11 +10,11 @@ import torch
 from app.config import compose_config
 from app.darts_loop import DartsSearch
 from app.retrain import retrain_main
-from child.config import SharedEvaluatorConfig
-from child.data import DataSplits
-from child.shared_evaluator import SharedEvaluator
-from child.spaces.macro import MacroSpace, MacroSpaceConfig, build_macro_supernet
-from child.spaces.nb201 import NB201Space, NB201SpaceConfig, build_nb201_supernet, make_arch
+from child.data.datasets import DataSplits
+from child.evaluation.config import SharedEvaluatorConfig
+from child.evaluation.shared import SharedEvaluator
+from child.spaces.macro.space import MacroSpace, MacroSpaceConfig, build_macro_supernet
+from child.spaces.nb201.space import NB201Space, NB201SpaceConfig, build_nb201_supernet, make_arch
 from controller.config import DartsControllerConfig
 from controller.darts import DartsController
 from core.architecture import Architecture

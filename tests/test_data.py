@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from child.config import DigitsConfig, Mnist1dConfig
-from child.data import carve, load_dataset
+from child.data.config import DigitsConfig, Mnist1dConfig
+from child.data.datasets import carve, load_dataset
 from core.errors import ConfigError
 
 

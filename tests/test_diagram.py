@@ -11,7 +11,7 @@ import app.search
 from app.config import compose_config
 from app.retrain import retrain_main
 from child.spaces import draw_architecture
-from child.spaces.nb201 import make_arch
+from child.spaces.nb201.space import make_arch
 from core.architecture import Architecture, Layer
 from tests.helpers import TINY, run_search
 

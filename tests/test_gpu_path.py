@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from app.config import typed_config
-from child.config import ChildConfig, DigitsConfig, SyntheticConfig
-from child.data import load_dataset
-from child.evaluators import ChildJob, evaluate_child
-from child.result import ChildResult
-from child.rewards import ValAccReward
-from child.spaces.macro import MacroSpaceConfig
-from child.trainer import (
+from child.data.config import DigitsConfig, SyntheticConfig
+from child.data.datasets import load_dataset
+from child.evaluation.config import ChildConfig
+from child.evaluation.evaluator import ChildJob, evaluate_child
+from child.evaluation.result import ChildResult
+from child.evaluation.rewards import ValAccReward
+from child.evaluation.trainer import (
     DevicePlan,
     autocast_dtype,
     check_recipe,
@@ -22,6 +22,7 @@ from child.trainer import (
     forward_fn,
     train,
 )
+from child.spaces.macro.space import MacroSpaceConfig
 from core.architecture import Architecture, Layer
 from core.errors import ConfigError
 
@@ -56,11 +57,15 @@ def test_a_bad_precision_names_child_precision():
 
 def test_on_cuda_auto_means_bf16_where_native_and_images_go_channels_last(monkeypatch):
     auto = ChildConfig(precision="auto")
-    monkeypatch.setattr("child.trainer._native_bf16", lambda device: device.type == "cuda")
+    monkeypatch.setattr(
+        "child.evaluation.trainer._native_bf16", lambda device: device.type == "cuda"
+    )
     assert device_plan(auto, CUDA, 4) == DevicePlan(torch.bfloat16, True, False)
     assert device_plan(auto, CUDA, 3) == DevicePlan(torch.bfloat16, False, False)
     assert device_plan(ChildConfig(), CUDA, 4) == DevicePlan(None, True, False)  # fp32 default
-    monkeypatch.setattr("child.trainer._native_bf16", lambda device: False)  # e.g. a V100
+    monkeypatch.setattr(
+        "child.evaluation.trainer._native_bf16", lambda device: False
+    )  # e.g. a V100
     assert device_plan(auto, CUDA, 4).autocast is None
     assert device_plan(ChildConfig(compile=True), CPU, 4) == DevicePlan(None, False, True)
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from child.config import Cifar10Config, FashionMnistConfig, MnistConfig
-from child.data import load_dataset
-from child.image_files import (
+from child.data.config import Cifar10Config, FashionMnistConfig, MnistConfig
+from child.data.datasets import load_dataset
+from child.data.image_files import (
     _ALLOWED_GLOBALS,
     CIFAR10_URL,
     FASHION_MNIST_URL,

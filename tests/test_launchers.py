@@ -5,7 +5,7 @@ import json
 import pytest
 
 from app.compare import numbered_dirs
-from child.pool_evaluator import default_workers
+from child.evaluation.pool import default_workers
 from tests.helpers import TINY_ANYWHERE, search_cli
 
 

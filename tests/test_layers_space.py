@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from app.config import compose_config, typed_config
-from child.networks.layers import ACTIVATION_MODULES, LayersNet, fit_window
 from child.spaces import build_network, build_space, format_arch
-from child.spaces.layers import ACTIVATIONS, SPATIAL_TYPES, LayersSpace, LayersSpaceConfig
+from child.spaces.layers.network import ACTIVATION_MODULES, LayersNet, fit_window
+from child.spaces.layers.space import ACTIVATIONS, SPATIAL_TYPES, LayersSpace, LayersSpaceConfig
 from controller.config import LSTMControllerConfig
 from controller.policy import LSTMPolicy
 from controller.policy_gradient import PolicyGradientController

@@ -55,7 +55,7 @@ def test_imports_flow_one_way(package, forbidden):
 
 def test_the_import_check_sees_imports():
     assert "core" in imported_packages("controller")["controller/base.py"]
-    assert "torch" in imported_packages("child")["child/trainer.py"]
+    assert "torch" in imported_packages("child")["child/evaluation/trainer.py"]
 
 
 def options(group: str) -> list[str]:

@@ -8,8 +8,8 @@ import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, recall_score
 
 from app.config import compose_config, typed_config
-from child.data import load_dataset
-from child.metrics import confusion_matrix, metrics_from_confusion
+from child.data.datasets import load_dataset
+from child.evaluation.metrics import confusion_matrix, metrics_from_confusion
 from core.errors import ConfigError
 from tests.helpers import TINY, run_search
 

@@ -8,12 +8,13 @@ import torch
 from hydra.errors import ConfigCompositionException
 
 from app.config import compose_config, typed_config
-from child.config import TableEvaluatorConfig
-from child.evaluators import ChildJob
-from child.networks import count_params
-from child.networks.nb201 import NB201Net
+from child.evaluation.config import TableEvaluatorConfig
+from child.evaluation.costs import count_params
+from child.evaluation.evaluator import ChildJob
+from child.evaluation.table import BUNDLED_TABLE, ResultTable, TableEvaluator
 from child.spaces import SPACES, build_network, build_space, format_arch
-from child.spaces.nb201 import (
+from child.spaces.nb201.network import NB201Net
+from child.spaces.nb201.space import (
     NB201_OPS,
     NB201Space,
     NB201SpaceConfig,
@@ -22,7 +23,6 @@ from child.spaces.nb201 import (
     parse_nb201_string,
     to_nb201_string,
 )
-from child.table import BUNDLED_TABLE, ResultTable, TableEvaluator
 from core.architecture import Architecture, Layer
 from core.errors import ConfigError
 from tests.helpers import run_search

@@ -9,12 +9,12 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from child.networks import count_params
+from child.evaluation.costs import count_params
 from child.spaces import build_network
-from child.spaces.nb201 import NB201SpaceConfig, parse_nb201_string
+from child.spaces.nb201.space import NB201SpaceConfig, parse_nb201_string
 from tests.helpers import ROOT, SCRIPTS
 
-BUNDLED_TABLE = ROOT / "child" / "tables" / "nb201.csv"
+BUNDLED_TABLE = ROOT / "child" / "spaces" / "nb201" / "tables" / "nb201.csv"
 
 with BUNDLED_TABLE.open(newline="", encoding="utf-8") as f:
     ROWS = list(csv.DictReader(f))

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from app.compare import evaluated_children
-from child.config import TableEvaluatorConfig
-from child.table import ResultTable
+from child.evaluation.config import TableEvaluatorConfig
+from child.evaluation.table import ResultTable
 
 PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "nb201_efficiency.py"
 SPEC = importlib.util.spec_from_file_location("nb201_efficiency", PATH)

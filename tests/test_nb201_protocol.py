@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from child.table import ResultTable
+from child.evaluation.table import ResultTable
 
 PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "nb201_protocol.py"
 SPEC = importlib.util.spec_from_file_location("nb201_protocol", PATH)

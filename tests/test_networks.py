@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from child.networks import count_params
-from child.ops import OPS, make_op
+from child.evaluation.costs import count_params
 from child.spaces import build_network
-from child.spaces.macro import MACRO_OPS, MacroSpace, MacroSpaceConfig
+from child.spaces.macro.ops import OPS, make_op
+from child.spaces.macro.space import MACRO_OPS, MacroSpace, MacroSpaceConfig
 from core.architecture import Architecture, Layer
 
 

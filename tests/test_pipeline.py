@@ -13,11 +13,11 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from app.config import compose_config, typed_config
-from child.data import load_dataset
-from child.evaluators import ChildJob
-from child.pool_evaluator import PoolEvaluator
-from child.rewards import ValAccReward
-from child.spaces.macro import MacroSpaceConfig
+from child.data.datasets import load_dataset
+from child.evaluation.evaluator import ChildJob
+from child.evaluation.pool import PoolEvaluator
+from child.evaluation.rewards import ValAccReward
+from child.spaces.macro.space import MacroSpaceConfig
 from core.architecture import Architecture, Layer
 from tests.helpers import SEARCH_SCRIPT, TINY_ANYWHERE, run_search
 

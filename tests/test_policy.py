@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from child.spaces.macro import MACRO_OPS, MacroSpace
+from child.spaces.macro.space import MACRO_OPS, MacroSpace
 from controller.policy import LSTMPolicy
 from core.architecture import Architecture, Layer
 from core.space import Choice, Decision, SearchSpace

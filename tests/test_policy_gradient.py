@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from app.config import compose_config, typed_config
-from child.spaces.layers import LayersSpace, LayersSpaceConfig
-from child.spaces.macro import MACRO_OPS, MacroSpace
-from child.spaces.nb201 import NB201_OPS, NB201Space
+from child.spaces.layers.space import LayersSpace, LayersSpaceConfig
+from child.spaces.macro.space import MACRO_OPS, MacroSpace
+from child.spaces.nb201.space import NB201_OPS, NB201Space
 from controller.config import LSTMControllerConfig, SoftmaxControllerConfig
 from controller.factory import build_controller
 from controller.policy import LSTMPolicy

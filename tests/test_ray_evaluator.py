@@ -12,16 +12,13 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from child.config import (  # noqa: E402
-    ChildConfig,
-    DigitsConfig,
-    RayEvaluatorConfig,
-)
-from child.data import load_dataset  # noqa: E402
-from child.evaluators import ChildJob  # noqa: E402
-from child.ray_evaluator import RayEvaluator  # noqa: E402
-from child.rewards import ValAccReward  # noqa: E402
-from child.spaces.macro import MacroSpaceConfig  # noqa: E402
+from child.data.config import DigitsConfig  # noqa: E402
+from child.data.datasets import load_dataset  # noqa: E402
+from child.evaluation.config import ChildConfig, RayEvaluatorConfig  # noqa: E402
+from child.evaluation.evaluator import ChildJob  # noqa: E402
+from child.evaluation.ray_evaluator import RayEvaluator  # noqa: E402
+from child.evaluation.rewards import ValAccReward  # noqa: E402
+from child.spaces.macro.space import MacroSpaceConfig  # noqa: E402
 from core.architecture import Architecture, Layer  # noqa: E402
 from tests.helpers import SEARCH_SCRIPT, TINY_ANYWHERE, run_search, search_cli  # noqa: E402
 

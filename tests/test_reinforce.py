@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from child.spaces.macro import MACRO_OPS, MacroSpace
+from child.spaces.macro.space import MACRO_OPS, MacroSpace
 from controller.config import LSTMControllerConfig
 from controller.factory import build_controller
 from controller.policy_gradient import PolicyGradientController

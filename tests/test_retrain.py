@@ -8,10 +8,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from app.config import compose_config
 from app.retrain import retrain_main
-from child.config import DigitsConfig
-from child.data import load_dataset
-from child.saved_model import load_network
-from child.trainer import split_metrics
+from child.data.config import DigitsConfig
+from child.data.datasets import load_dataset
+from child.evaluation.saved_model import load_network
+from child.evaluation.trainer import split_metrics
 from core.errors import ConfigError
 
 QUICK = ["child.epochs=2", "child.warmup_epochs=0", "child.threads=1", "progress=false"]

@@ -14,13 +14,13 @@ from torch.nn import functional as F
 
 from app.config import compose_config, typed_config
 from app.retrain import retrain_main
-from child.config import ChildConfig
-from child.data import load_dataset
-from child.networks import count_params
-from child.networks.rnn import RNNCellNet, loose_ends
+from child.data.datasets import load_dataset
+from child.evaluation.config import ChildConfig
+from child.evaluation.costs import count_params
+from child.evaluation.trainer import train
 from child.spaces import build_network, build_space
-from child.spaces.rnn import RNNSpace, RNNSpaceConfig, build_rnn_supernet
-from child.trainer import train
+from child.spaces.rnn.network import RNNCellNet, loose_ends
+from child.spaces.rnn.space import RNNSpace, RNNSpaceConfig, build_rnn_supernet
 from controller.config import LSTMControllerConfig
 from controller.policy_gradient import PolicyGradientController
 from core.architecture import Architecture, Layer

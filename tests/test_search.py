@@ -8,9 +8,9 @@ from app.console import SearchProgress
 from app.loop import Search
 from app.run_files import RunFiles
 from app.tb_log import SearchLogger, flat_hparams
-from child.evaluators import InTurnEvaluator
-from child.result import ChildResult
-from child.spaces.macro import MacroSpace
+from child.evaluation.evaluator import InTurnEvaluator
+from child.evaluation.result import ChildResult
+from child.spaces.macro.space import MacroSpace
 from core.architecture import Architecture
 from tests.helpers import TINY, run_search
 

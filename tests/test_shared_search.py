@@ -13,7 +13,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from child.shared_evaluator import SharedEvaluator
+from child.evaluation.shared import SharedEvaluator
 from tests.helpers import SEARCH_SCRIPT, run_search, search_cli
 
 # A shared-weight search of seconds: 8×8 digits, a 3-layer macro space of one width.

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from child.spaces import build_space
-from child.spaces.macro import MACRO_OPS, MacroSpace, MacroSpaceConfig
+from child.spaces.macro.space import MACRO_OPS, MacroSpace, MacroSpaceConfig
 from core.errors import ConfigError
 from core.space import SkipChoice
 

@@ -3,10 +3,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from child.networks import count_params
+from child.evaluation.costs import count_params
 from child.spaces import build_network
-from child.spaces.macro import MacroSpace, MacroSpaceConfig, build_macro_supernet
-from child.spaces.nb201 import (
+from child.spaces.macro.space import MacroSpace, MacroSpaceConfig, build_macro_supernet
+from child.spaces.nb201.space import (
     NB201_OPS,
     NB201Space,
     NB201SpaceConfig,

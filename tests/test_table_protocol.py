@@ -7,7 +7,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from app.compare import compare, load_run
 from app.pareto import front_records
-from child.table import ResultTable, describe_column, is_test_column
+from child.evaluation.table import ResultTable, describe_column, is_test_column
 from core.errors import ConfigError
 from tests.helpers import run_search
 

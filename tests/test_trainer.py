@@ -4,12 +4,14 @@ import pytest
 import torch
 from torch import nn
 
-from child.config import ChildConfig, DigitsConfig
-from child.data import load_dataset
-from child.evaluators import ChildJob, LocalEvaluator, evaluate_child
-from child.rewards import CostReward, ValAccReward, ZophReward
-from child.spaces.macro import MacroSpaceConfig
-from child.trainer import lr_factor, train
+from child.data.config import DigitsConfig
+from child.data.datasets import load_dataset
+from child.evaluation.config import ChildConfig
+from child.evaluation.evaluator import ChildJob, evaluate_child
+from child.evaluation.local import LocalEvaluator
+from child.evaluation.rewards import CostReward, ValAccReward, ZophReward
+from child.evaluation.trainer import lr_factor, train
+from child.spaces.macro.space import MacroSpaceConfig
 from core.architecture import Architecture, Layer
 
 DIGITS = load_dataset(DigitsConfig(), seed=0)
@@ -142,7 +144,7 @@ def test_a_child_trains_with_its_recipes_threads_whatever_the_callers(monkeypatc
         seen.append(torch.get_num_threads())
         return train(*args, **kwargs)
 
-    monkeypatch.setattr("child.evaluators.train", counting_train)
+    monkeypatch.setattr("child.evaluation.evaluator.train", counting_train)
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)

@@ -1,9 +1,10 @@
-"""The registry of search spaces: every module of `child.spaces` that defines `SPACE` is one.
+"""The registry of search spaces: each folder `child/spaces/<name>/` with a `SPACE` in space.py.
 
-A space is declared in one place, its module's `SPACE = SpaceDef(...)`: the config schema
+A space is declared in one place, its `space.py`'s `SPACE = SpaceDef(...)`: the config schema
 (`search_space=<name>`, decisions and network settings together), the decision program, the
-network builder, and optionally its printed notation and its diagram. Adding a space is one
-module in `child/spaces/` plus one YAML file in `conf/search_space/`; nothing else names it.
+network builder, and optionally its printed notation, its diagram and its supernet. A space's
+folder holds all of it (space.py, network.py, supernet.py, diagram.py); adding a space is one
+folder in `child/spaces/` plus one YAML file in `conf/search_space/`; nothing else names it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from matplotlib.figure import Figure
 
-from child import diagram
+from child.spaces import drawing
 from core.architecture import Architecture
 from core.errors import ConfigError
 from core.space import SearchSpace
@@ -66,10 +67,13 @@ class SpaceDef:
 
 
 def discover() -> Mapping[str, SpaceDef]:
-    """Every `SPACE` declared by a module of this package, by name (read-only)."""
+    """Every `SPACE` declared by a space folder's `space.py`, by name (read-only)."""
     found: dict[str, SpaceDef] = {}
-    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
-        definition = getattr(importlib.import_module(f"{__package__}.{module.name}"), "SPACE", None)
+    for folder in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if not folder.ispkg:
+            continue
+        module = importlib.import_module(f"{__package__}.{folder.name}.space")
+        definition = getattr(module, "SPACE", None)
         if isinstance(definition, SpaceDef):
             if definition.name in found:
                 raise RuntimeError(f"two modules declare the search space {definition.name!r}")
@@ -145,8 +149,8 @@ def draw_architecture(arch: Architecture, path: Path | str | None = None) -> np.
         except ValueError:  # not laid out as the space expects: show what there is
             figure = None
     if figure is None:
-        figure = diagram.generic_figure(arch, _title(arch))
-    return diagram.render(figure, path)
+        figure = drawing.generic_figure(arch, _title(arch))
+    return drawing.render(figure, path)
 
 
 def _title(arch: Architecture) -> str:

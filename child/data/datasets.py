@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from child.config import (
+from child.data.config import (
     Cifar10Config,
     DigitsConfig,
     FashionMnistConfig,
@@ -25,7 +25,7 @@ from child.config import (
     MnistConfig,
     SyntheticConfig,
 )
-from child.image_files import (
+from child.data.image_files import (
     ImageArrays,
     locate_cifar10,
     locate_fashion_mnist,
@@ -285,7 +285,7 @@ def check_dataset(cfg: Any) -> None:
 
 
 def load_dataset(cfg: Any, seed: int) -> DataSplits:
-    """Load the data set of a checked `dataset` config (a schema instance from `child.config`)."""
+    """Load the data set of a checked `dataset` config (a `child.data.config` schema instance)."""
     check_dataset(cfg)
     splits = DATASETS[cfg.name].load(cfg, seed)
     if getattr(cfg, "imbalance", None) is not None:

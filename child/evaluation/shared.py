@@ -24,13 +24,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from child.config import SharedEvaluatorConfig
-from child.data import DataSplits
-from child.evaluators import ChildJob
-from child.networks import count_params
-from child.result import ChildResult
+from child.data.datasets import DataSplits
+from child.evaluation.config import SharedEvaluatorConfig
+from child.evaluation.costs import count_params
+from child.evaluation.evaluator import ChildJob
+from child.evaluation.result import ChildResult
+from child.evaluation.trainer import augment_batch, lr_factor, make_optimizer
 from child.spaces import SpaceConfig, build_network, space_def
-from child.trainer import augment_batch, lr_factor, make_optimizer
 from core.architecture import Architecture
 from core.errors import ConfigError
 
@@ -162,7 +162,7 @@ class SharedEvaluator:
         index = self.val_order[positions].to(self.device)
         self.val_position += 1
         x, y = self.data.val_x[index], self.data.val_y[index]
-        self.net.train()  # BatchNorm uses batch statistics either way (see child.supernet)
+        self.net.train()  # BatchNorm uses batch statistics either way (shared_weights.py)
         logits = self.net.forward_mixed(x, weights)
         loss = F.cross_entropy(logits, y)
         return loss, (logits.argmax(1) == y).float().mean().item()
@@ -173,7 +173,7 @@ class SharedEvaluator:
 
     @torch.no_grad()
     def _accuracy(self, arch: Architecture, x: torch.Tensor, y: torch.Tensor) -> float:
-        self.net.eval()  # BatchNorm uses batch statistics either way (see child.supernet)
+        self.net.eval()  # BatchNorm uses batch statistics either way (shared_weights.py)
         correct = 0
         batch = max(self.cfg.val_batch_size, 1)
         for start in range(0, len(y), batch):

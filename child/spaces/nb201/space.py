@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from matplotlib.figure import Figure
 from torch import nn
 
-from child.diagram import cell_figure
-from child.networks.nb201 import NB201_EDGES, NUM_NODES, NB201Net, edge_name
+from child.spaces.drawing import cell_figure
+from child.spaces.nb201.network import NB201_EDGES, NUM_NODES, NB201Net, edge_name
+from child.spaces.nb201.supernet import NB201Supernet
 from child.spaces.registry import SpaceDef
-from child.supernet import NB201Supernet
 from core.architecture import Architecture, Layer
 from core.errors import require
 from core.space import Choice, Decision, StaticSearchSpace

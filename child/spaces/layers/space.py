@@ -19,7 +19,7 @@ the policy, so they contain no dots and avoid `nn.Module` attribute names (hence
 later type decision (`Choice.allowed`): the controller, `sample` and `mutate` never pick them.
 
 **Repair rule.** Whether a pool fits depends on the input size, which a space does not know, so
-the network repairs it (`child.networks.layers.fit_window`): per spatial dimension, when a pool
+the network repairs it (`network.fit_window`): per spatial dimension, when a pool
 window is larger than the current size, or its stride would shrink the size below 1, the
 window is clipped to the current size and the stride becomes 1 (that dimension becomes 1).
 Convs use same padding with odd kernels, so they never shrink a size below 1 and need no repair.
@@ -35,8 +35,8 @@ from typing import Any
 from matplotlib.figure import Figure
 from torch import nn
 
-from child.diagram import layers_figure
-from child.networks.layers import LayersNet
+from child.spaces.drawing import layers_figure
+from child.spaces.layers.network import LayersNet
 from child.spaces.registry import SpaceDef
 from core.architecture import Architecture, Layer, ParamValue
 from core.errors import require

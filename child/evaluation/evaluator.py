@@ -14,14 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from child.config import ChildConfig
-from child.data import DataSplits
-from child.latency import measure_latency_ms
-from child.networks import count_params
-from child.result import ChildResult, Status
-from child.rewards import Reward
+from child.data.datasets import DataSplits
+from child.evaluation.config import ChildConfig
+from child.evaluation.costs import count_params, measure_latency_ms
+from child.evaluation.result import ChildResult, Status
+from child.evaluation.rewards import Reward
+from child.evaluation.trainer import torch_threads, train
 from child.spaces import SpaceConfig, build_network
-from child.trainer import torch_threads, train
 from core.architecture import Architecture
 
 
@@ -144,24 +143,3 @@ def evaluate_child(
 def _cuda_devices(data: DataSplits) -> list[int]:
     device = data.train_x.device
     return [device.index or 0] if device.type == "cuda" else []
-
-
-class LocalEvaluator(InTurnEvaluator):
-    """Trains children one after another in this process, on the data's device."""
-
-    def __init__(
-        self,
-        data: DataSplits,
-        space_cfg: SpaceConfig,
-        child_cfg: ChildConfig,
-        reward_cfg: Reward,
-    ) -> None:
-        super().__init__()
-        self.data = data
-        self.space_cfg = space_cfg
-        self.child_cfg = child_cfg
-        self.reward_cfg = reward_cfg
-
-    def evaluate_one(self, job: ChildJob) -> ChildResult:
-        """Train the job's child here and now."""
-        return evaluate_child(job, self.data, self.space_cfg, self.child_cfg, self.reward_cfg)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from child.ops import conv_bn_relu, make_op, projection
+from child.spaces.macro.ops import conv_bn_relu, make_op, projection
 from core.architecture import Architecture
 
 

@@ -2,7 +2,7 @@
 
 A cell has `nodes` nodes. Node 0 reads the time step's input and the previous hidden state;
 node i > 0 reads one earlier node (`node{i}.prev`, masked to 0..i−1). Every node picks an
-activation (`node{i}.act`). The cell's output averages its loose ends (`child.networks.rnn`).
+activation (`node{i}.act`). The cell's output averages its loose ends (`child.spaces.rnn.network`).
 Architectures print as `rnn[tanh | relu<-0 | sigmoid<-1 | identity<-0]`: node i's activation,
 then the node it reads.
 """
@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from matplotlib.figure import Figure
 from torch import nn
 
-from child.diagram import recurrent_cell_figure
-from child.networks.rnn import ACTIVATIONS, RNNCellNet, RNNSupernet, cell_of, loose_ends
+from child.spaces.drawing import recurrent_cell_figure
 from child.spaces.registry import SpaceDef
+from child.spaces.rnn.network import ACTIVATIONS, RNNCellNet, cell_of, loose_ends
+from child.spaces.rnn.supernet import RNNSupernet
 from core.architecture import Architecture, Layer
 from core.errors import require
 from core.space import Choice, Decision, StaticSearchSpace

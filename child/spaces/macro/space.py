@@ -1,6 +1,6 @@
 """The macro CNN space of ENAS: per layer an op, a width and skip connections (anchor points).
 
-Its network (`child.networks.macro.MacroNet`) is a conv3 stem, the searched layers with their
+Its network (`child.spaces.macro.network.MacroNet`) is a conv3 stem, the searched layers with their
 skip inputs summed in, and a pooled linear head, for 1-D and 2-D data.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from matplotlib.figure import Figure
 from torch import nn
 
-from child.diagram import macro_figure
-from child.networks.macro import MacroNet
+from child.spaces.drawing import macro_figure
+from child.spaces.macro.network import MacroNet
+from child.spaces.macro.supernet import MacroSupernet
 from child.spaces.registry import SpaceDef
-from child.supernet import MacroSupernet
 from core.architecture import Architecture, Layer
 from core.errors import require
 from core.space import Choice, Decision, SkipChoice, StaticSearchSpace

@@ -27,3 +27,8 @@ def measure_latency_ms(
         if i >= 2:  # the first passes pay for allocation and kernel selection
             times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
+
+
+def count_params(net: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from child.metrics import METRICS
+from child.evaluation.metrics import METRICS
 from core.errors import require
 
 COST_METRICS = ("params", "latency", "flops")
@@ -20,7 +20,8 @@ COST_METRICS = ("params", "latency", "flops")
 class Reward(ABC):
     """What every reward schema below offers (each is a dataclass with a `name`).
 
-    `metric` is the validation metric the reward is computed from (`child.metrics.METRICS`):
+    `metric` is the validation metric the reward is computed from
+    (`child.evaluation.metrics.METRICS`):
     accuracy, or balanced accuracy (= macro recall) or macro F1, which a network that ignores a
     rare class cannot score well on.
     """

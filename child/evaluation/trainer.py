@@ -12,10 +12,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from child.config import ChildConfig
-from child.data import DataSplits
-from child.metrics import confusion_matrix, metrics_from_confusion
-from child.result import Status
+from child.data.datasets import DataSplits
+from child.evaluation.config import ChildConfig
+from child.evaluation.metrics import confusion_matrix, metrics_from_confusion
+from child.evaluation.result import Status
 from core.errors import ConfigError, require
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -31,7 +31,7 @@ class TrainOutcome:
     """The validation metric after each of the last epochs, optional test accuracy, time, status.
 
     `val_curve` holds the metric the reward is computed from (accuracy by default);
-    `val_metrics` every metric of `child.metrics.METRICS` after the last validated epoch.
+    `val_metrics` every metric of `child.evaluation.metrics.METRICS` after the last validated epoch.
     """
 
     val_curve: list[float] = field(default_factory=list)
@@ -217,7 +217,7 @@ def split_metrics(
     batch_size: int,
     forward: Forward | None = None,
 ) -> dict[str, float]:
-    """Every metric of `child.metrics.METRICS` of `net` on (x, y), in eval mode."""
+    """Every metric of `child.evaluation.metrics.METRICS` of `net` on (x, y), in eval mode."""
     net.eval()
     forward = net if forward is None else forward
     preds = [

@@ -14,14 +14,14 @@ from typing import Any
 
 import torch
 
-from child.config import ChildConfig, RayEvaluatorConfig
-from child.data import DataSplits
-from child.evaluators import ChildJob, Evaluator, evaluate_child
-from child.networks import count_params
-from child.result import ChildResult, Status
-from child.rewards import Reward
+from child.data.datasets import DataSplits
+from child.evaluation.config import ChildConfig, RayEvaluatorConfig
+from child.evaluation.costs import count_params
+from child.evaluation.evaluator import ChildJob, Evaluator, evaluate_child
+from child.evaluation.result import ChildResult, Status
+from child.evaluation.rewards import Reward
+from child.evaluation.trainer import resolve_device
 from child.spaces import SpaceConfig, build_network
-from child.trainer import resolve_device
 from core.errors import ConfigError, require
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def _train(
 
 def _warm_up() -> int:
     """Import the child code in a worker, so that the first real child does not pay for it."""
-    import child.evaluators  # noqa: F401  (torch and the networks come with it)
+    import child.evaluation.evaluator  # noqa: F401  (torch and the networks come with it)
 
     return os.getpid()
 

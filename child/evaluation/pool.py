@@ -23,13 +23,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from child.config import ChildConfig
-from child.data import DataSplits
-from child.evaluators import ChildJob, Evaluator, evaluate_child
-from child.result import ChildResult, Status
-from child.rewards import Reward
+from child.data.datasets import DataSplits
+from child.evaluation.config import ChildConfig
+from child.evaluation.evaluator import ChildJob, Evaluator, evaluate_child
+from child.evaluation.result import ChildResult, Status
+from child.evaluation.rewards import Reward
+from child.evaluation.trainer import resolve_device
 from child.spaces import SpaceConfig
-from child.trainer import resolve_device
 
 log = logging.getLogger(__name__)
 ORPHAN_CHECK_SECONDS = 1.0  # how often a worker checks that the search that started it lives

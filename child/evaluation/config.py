@@ -11,36 +11,6 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class DatasetConfig:
-    """What every data set offers: its validation split and an optional class imbalance."""
-
-    name: str = ""
-    val_fraction: float = 0.1  # carved from the training set with the run's seed
-    # Make the training and validation splits imbalanced: class k of C keeps the share
-    # imbalance ** (k / (C - 1)) of its examples (class 0 all of them, the last class the
-    # share `imbalance`). The test set stays as published. null: as published.
-    imbalance: float | None = None
-
-
-@dataclass
-class Mnist1dConfig(DatasetConfig):
-    """MNIST-1D, generated offline by the `mnist1d` package (4,000 train / 1,000 test)."""
-
-    name: str = "mnist1d"
-    val_fraction: float = 0.2  # carved from the training set with the run's seed: the reward's data
-
-
-@dataclass
-class DigitsConfig(DatasetConfig):
-    """scikit-learn's 8×8 digits (1,797 images), with a fixed held-out test split."""
-
-    name: str = "digits"
-    val_fraction: float = 0.2  # carved from the training set with the run's seed
-    test_fraction: float = 0.2  # held out once, with split_seed, the same for every run
-    split_seed: int = 0
-
-
-@dataclass
 class ChildConfig:
     """The recipe every child is trained with: by default the short search recipe.
 
@@ -69,36 +39,6 @@ class ChildConfig:
     # uses TF32 tensor cores for convs); see BENCHMARKS.md. Try auto for wide children.
     precision: str = "fp32"
     compile: bool = False  # torch.compile each child; the first step pays the compile time
-
-
-@dataclass
-class Cifar10Config(DatasetConfig):
-    """CIFAR-10 read from its binary or python version on disk (50,000 train / 10,000 test)."""
-
-    name: str = "cifar10"
-    path: str = "data/cifar10"  # folder of the files, relative to the cwd
-    val_fraction: float = 0.1  # carved from the training set with the run's seed
-    limit: int | None = None  # keep only the first N training images (e.g. 5000 on a CPU)
-
-
-@dataclass
-class FashionMnistConfig(DatasetConfig):
-    """Fashion-MNIST read from its IDX files on disk (60,000 train / 10,000 test)."""
-
-    name: str = "fashion_mnist"
-    path: str = "data/fashion_mnist"  # folder of the files, relative to the cwd
-    val_fraction: float = 0.1  # carved from the training set with the run's seed
-    limit: int | None = None  # keep only the first N training images (e.g. 5000 on a CPU)
-
-
-@dataclass
-class MnistConfig(DatasetConfig):
-    """MNIST read from its IDX files on disk (60,000 train / 10,000 test)."""
-
-    name: str = "mnist"
-    path: str = "data/mnist"  # folder of the files, relative to the cwd
-    val_fraction: float = 0.1  # carved from the training set with the run's seed
-    limit: int | None = None  # keep only the first N training images (e.g. 5000 on a CPU)
 
 
 @dataclass
@@ -158,7 +98,7 @@ class SharedEvaluatorConfig:
 
 @dataclass
 class TableEvaluatorConfig:
-    """Look children up in a CSV table (`child.table`); `path` None is the bundled NB201 table.
+    """Look children up in a CSV table (`child.evaluation.table`); `path` None: the bundled one.
 
     The defaults follow the NAS-Bench-201 paper's protocol: the reward is the 12-epoch CIFAR-10
     validation accuracy, and every child's 200-epoch test accuracies on CIFAR-10, CIFAR-100 and
@@ -167,7 +107,7 @@ class TableEvaluatorConfig:
     """
 
     name: str = "table"
-    path: str | None = None  # a CSV file; null = the bundled child/tables/nb201.csv
+    path: str | None = None  # a CSV file; null = the bundled child/spaces/nb201/tables/nb201.csv
     arch_column: str = "arch"  # architectures as the space prints them (|op~0|+|op~0|op~1|+...)
     value_column: str = "cifar10_valid_12ep"  # the accuracy the reward is computed from
     # Looked up for every child and reported as the found cell's results, never learned from.
@@ -179,23 +119,3 @@ class TableEvaluatorConfig:
         ]
     )
     scale: float = 0.01  # multiplies the value and report columns: percent -> fraction
-
-
-@dataclass
-class SyntheticConfig(DatasetConfig):
-    """Made-up data of any shape with a learnable signal: for benchmarks and smoke tests only.
-
-    Each class has a fixed smooth random template (a coarse random grid, interpolated to
-    `shape`); an example is its class's template plus Gaussian noise of std `noise`. Accuracy
-    on it says a child learns, not how good it would be on real data.
-    """
-
-    name: str = "synthetic"
-    # [channels, height, width] for images, [channels, length] for 1-D
-    shape: list[int] = field(default_factory=lambda: [3, 32, 32])
-    classes: int = 10
-    train: int = 10000  # training images (the validation split is carved out of these)
-    test: int = 2000
-    noise: float = 2.0  # std of the noise added to the templates (whose std is ~0.75)
-    val_fraction: float = 0.1  # carved from the training set with the run's seed
-    data_seed: int = 0  # the templates and images: the same data for every run seed

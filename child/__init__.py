@@ -1,0 +1,1 @@
+"""The child half: search spaces and their networks, data sets, and evaluating a child."""

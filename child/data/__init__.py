@@ -1,0 +1,1 @@
+"""Data sets: the readers, the validation split, and their configs."""

@@ -1,0 +1,1 @@
+"""The layers search space: its decisions, its network, its figure."""

@@ -1,0 +1,1 @@
+"""The macro search space: its decisions, its network, its supernet and its figure."""

@@ -1,0 +1,1 @@
+"""The nb201 search space: its decisions, its network, its supernet and its figure."""
