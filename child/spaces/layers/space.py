@@ -35,7 +35,7 @@ from typing import Any
 from matplotlib.figure import Figure
 from torch import nn
 
-from child.spaces.drawing import layers_figure
+from child.spaces.layers.diagram import layers_figure
 from child.spaces.layers.network import LayersNet
 from child.spaces.registry import SpaceDef
 from core.architecture import Architecture, Layer, ParamValue

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from matplotlib.figure import Figure
 from torch import nn
 
-from child.spaces.drawing import macro_figure
+from child.spaces.macro.diagram import macro_figure
 from child.spaces.macro.network import MacroNet
 from child.spaces.macro.supernet import MacroSupernet
 from child.spaces.registry import SpaceDef

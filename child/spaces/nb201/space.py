@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from matplotlib.figure import Figure
 from torch import nn
 
-from child.spaces.drawing import cell_figure
+from child.spaces.nb201.diagram import cell_figure
 from child.spaces.nb201.network import NB201_EDGES, NUM_NODES, NB201Net, edge_name
 from child.spaces.nb201.supernet import NB201Supernet
 from child.spaces.registry import SpaceDef

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from matplotlib.figure import Figure
 from torch import nn
 
-from child.spaces.drawing import recurrent_cell_figure
 from child.spaces.registry import SpaceDef
+from child.spaces.rnn.diagram import recurrent_cell_figure
 from child.spaces.rnn.network import ACTIVATIONS, RNNCellNet, cell_of, loose_ends
 from child.spaces.rnn.supernet import RNNSupernet
 from core.architecture import Architecture, Layer
