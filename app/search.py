@@ -352,17 +352,18 @@ def pareto(cfg: SearchConfig, run_dir: Path, draw: bool = True) -> dict[str, Any
 
 
 def table_accuracies(best: dict[str, Any]) -> dict[str, float]:
-    """For an NB201 cell: its numbers in the bundled NAS-Bench-201 table (else nothing).
+    """For an architecture of a space that ships a result table: its numbers there (else nothing).
 
-    After a shared-weight search on one's own CIFAR-10 copy, these say at once whether the
+    After a shared-weight NB201 search on one's own CIFAR-10 copy, these say at once whether the
     search collapsed (the all-skip cell scores 54.30% test after 200 epochs).
     """
     arch = ChildResult.from_dict(best).arch
-    if arch.space != "nb201":
+    path = space_def(arch.space).table
+    if path is None:
         return {}
     from child.evaluation.table import ResultTable  # reads the 15,625-row table: only when needed
 
-    table = ResultTable.from_config()
+    table = ResultTable.from_config(TableEvaluatorConfig(path=str(path)))
     value = table.get(arch)
     if value is None:
         return {}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib.util
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +161,271 @@ def test_the_readme_example_space_is_complete_and_works(tmp_path, monkeypatch):
     assert len({a for a in controller.propose(30)}) > 1
     with pytest.raises(ConfigError, match="search_space.units"):
         definition.space(definition.config(units=[]))
+
+
+# --- no import cycles -----------------------------------------------------------------------
+
+PRODUCT_PACKAGES = ("app", "child", "controller", "core")
+
+
+def module_name(path: Path, root: Path) -> str:
+    """The dotted name of the module in file `path` (a package's `__init__.py`: the package)."""
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(root: Path, packages: Sequence[str]) -> dict[str, set[str]]:
+    """Module → the modules of `packages` it imports, wherever in its file the import stands.
+
+    Imports under `if TYPE_CHECKING:` and inside functions count: each is a dependency all the
+    same, and a cycle through one is a cycle in the design even when Python tolerates it.
+    `from pkg import name` is an edge to `pkg.name` when that is a module, else to `pkg`; a
+    module's parent packages, which Python runs first, are not edges (every submodule would
+    otherwise close a cycle with a package that re-exports it). `importlib` calls are not seen.
+    """
+    paths = [path for package in packages for path in sorted((root / package).rglob("*.py"))]
+    files = {module_name(path, root): path for path in paths}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:  # relative: level 1 is this module's package
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    origin = ".".join([*base, *([node.module] if node.module else [])])
+                else:
+                    origin = node.module or ""
+                submodules = [f"{origin}.{alias.name}" for alias in node.names]
+                targets = [m for m in submodules if m in files]
+                if len(targets) < len(submodules):  # some names are defined in `origin` itself
+                    targets.append(origin)
+            else:
+                continue
+            for target in targets:
+                # `import a.b.c` depends on a.b.c; a name outside the project is no edge.
+                while target and target not in files:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    edges.add(target)
+        graph[name] = edges
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle (a path that ends where it starts) per knot of mutually importing modules."""
+    # Tarjan's strongly connected components, then a shortest way round each one.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    components: list[set[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in sorted(graph.get(module, ())):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = set()
+            while True:
+                member = stack.pop()
+                component.add(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                components.append(component)
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    cycles = []
+    for component in components:
+        start = min(component)
+        paths = {start: [start]}
+        queue = [start]
+        while queue:  # breadth first inside the component, back to `start`
+            module = queue.pop(0)
+            targets = sorted(graph[module] & component)
+            if start in targets:
+                cycles.append([*paths[module], start])
+                break
+            for target in targets:
+                if target not in paths:
+                    paths[target] = [*paths[module], target]
+                    queue.append(target)
+    return cycles
+
+
+def test_no_module_imports_itself_round_a_cycle():
+    cycles = import_cycles(import_graph(ROOT, PRODUCT_PACKAGES))
+    assert cycles == [], "import cycles:\n" + "\n".join(" → ".join(c) for c in cycles)
+
+
+def test_the_cycle_check_sees_type_checking_and_function_level_imports(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("from pkg.a import A\n")
+    (tmp_path / "pkg" / "a.py").write_text("from pkg import b\nA = 1\n")
+    (tmp_path / "pkg" / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .c import C\n"
+    )
+    (tmp_path / "pkg" / "c.py").write_text("def f():\n    import pkg.a\nC = 1\n")
+    (tmp_path / "pkg" / "d.py").write_text("import torch\nfrom pkg import A\n")
+    graph = import_graph(tmp_path, ["pkg"])
+    assert graph["pkg.d"] == {"pkg"} and graph["pkg"] == {"pkg.a"}
+    assert import_cycles(graph) == [["pkg.a", "pkg.b", "pkg.c", "pkg.a"]]
+
+
+# --- nothing outside a space's folder names the space -----------------------------------------
+
+# Code that runs a search: tests/, benchmarks/, conf/ (experiments pick spaces by name) and the
+# docs may name spaces, and so may a space's own folder, child/spaces/<name>/.
+PRODUCT_CODE = ("app", "child", "controller", "core", "scripts")
+# Space names that are also a word of the shared model: every architecture has `layers`
+# (`Architecture.layers`, its serialised key "layers", `num_layers`...), so for the layers space
+# only its CamelCase names (LayersSpace, LayersNet) and its imports and file names are sought.
+COMMON_WORDS = frozenset({"layers"})
+
+
+def _starts_a_word(identifier: str, name: str) -> bool:
+    """Whether a word of `identifier` (split at "_") begins with space `name`, in any case."""
+    if name in COMMON_WORDS:
+        return any(word.startswith(name.capitalize()) for word in identifier.split("_"))
+    return any(word.lower().startswith(name) for word in identifier.split("_"))
+
+
+def space_mentions(tree: ast.AST, names: Sequence[str]) -> list[tuple[int, str, str]]:
+    """(line, space, what) for every place `tree` names one of the spaces `names`.
+
+    The rule: a module names space N when it
+    1. imports `child.spaces.N` or a module in it (anywhere: TYPE_CHECKING blocks, functions);
+    2. holds a string literal (f-string parts too) without whitespace that, cut at every
+       character other than a letter, digit or "_", has a piece equal to N in any case:
+       "nb201", "nb201.csv", "search_space=macro", but not "macro_f1" (a macro-averaged metric),
+       and never prose (docstrings, messages and comments have spaces, or are not code);
+    3. has an identifier (a name, attribute, function, class, argument or keyword) a word of
+       which, split at "_", begins with N in any case: NB201Net, build_macro_network,
+       RNNSupernet, MACRO_OPS (for a name in COMMON_WORDS only a capitalised word: LayersNet).
+    """
+    found = []
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        modules: list[str] = []
+        identifiers: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+            identifiers = [alias.asname for alias in node.names if alias.asname]
+        elif isinstance(node, ast.ImportFrom):
+            origin = node.module or ""
+            modules = [origin, *(f"{origin}.{alias.name}" for alias in node.names)]
+            identifiers = [n for alias in node.names for n in (alias.name, alias.asname) if n]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if not any(c.isspace() for c in node.value):
+                pieces = {p.lower() for p in re.split(r"[^A-Za-z0-9_]+", node.value)}
+                found += [
+                    (line, n, f"string {node.value!r}")
+                    for n in names
+                    if n in pieces and n not in COMMON_WORDS
+                ]
+        elif isinstance(node, ast.Name):
+            identifiers = [node.id]
+        elif isinstance(node, ast.Attribute):
+            identifiers = [node.attr]
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            identifiers = [node.name]
+        elif isinstance(node, ast.arg | ast.keyword):
+            identifiers = [node.arg] if node.arg else []
+        for module in modules:
+            parts = module.split(".")
+            found += [
+                (line, n, f"import {module}") for n in names if parts[:3] == ["child", "spaces", n]
+            ]
+        for identifier in identifiers:
+            found += [(line, n, identifier) for n in names if _starts_a_word(identifier, n)]
+    return sorted(set(found))
+
+
+def test_no_product_code_outside_a_spaces_folder_names_the_space():
+    names = sorted(SPACES)
+    offenders = []
+    for package in PRODUCT_CODE:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            relative = path.relative_to(ROOT)
+            own = relative.parts[2] if relative.parts[:2] == ("child", "spaces") else None
+            # A file's name and folders are names too (scripts/nb201_costs.py would be one).
+            for n in names:
+                if n != own and any(_starts_a_word(p, n) for p in relative.with_suffix("").parts):
+                    offenders.append(f"{relative}: its path names {n}")
+            tree = ast.parse(path.read_text(), filename=str(path))
+            offenders += [
+                f"{relative}:{line}: {what} names {n}"
+                for line, n, what in space_mentions(tree, names)
+                if n != own
+            ]
+    assert offenders == [], "\n".join(offenders)
+
+
+def test_the_space_name_check_sees_code_and_not_prose():
+    source = '''
+"""A docstring about the macro space and NB201 cells, and the layers of a network."""
+import child.spaces.rnn.network
+from child.spaces.layers import space as chosen
+from child.spaces import SPACES
+
+def build(arch, num_layers):
+    """Build a macro net."""
+    if arch.space == "nb201":  # a comment about rnn cells
+        return NB201Net(arch.layers, num_layers, metric="macro_f1", path="tables/macro.csv")
+    return LayersNet(f"the macro space: {arch}", layers=arch.layers)
+
+def build_rnn_network(): ...
+'''
+    found = {(line, n) for line, n, _ in space_mentions(ast.parse(source), sorted(SPACES))}
+    assert found == {
+        (3, "rnn"),  # import child.spaces.rnn.network
+        (4, "layers"),  # from child.spaces.layers import ...
+        (9, "nb201"),  # "nb201"
+        (10, "nb201"),  # NB201Net
+        (10, "macro"),  # "tables/macro.csv"
+        (11, "layers"),  # LayersNet
+        (13, "rnn"),  # build_rnn_network
+    }
+
+
+def runtime_imports(tree: ast.Module) -> set[str]:
+    """The top-level packages a module imports when it runs (`if TYPE_CHECKING:` blocks aside)."""
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_core_runs_without_torch():
+    # core's protocols (core.supernet) name torch's types for type checkers only.
+    heavy = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "core").rglob("*.py"))
+        if "torch" in runtime_imports(ast.parse(path.read_text()))
+    ]
+    assert heavy == []
+    assert "torch" not in runtime_imports(
+        ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\n")
+    )
+    assert "torch" in runtime_imports(ast.parse("def f():\n    import torch\n"))

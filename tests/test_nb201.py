@@ -11,7 +11,7 @@ from app.config import compose_config, typed_config
 from child.evaluation.config import TableEvaluatorConfig
 from child.evaluation.costs import count_params
 from child.evaluation.evaluator import ChildJob
-from child.evaluation.table import BUNDLED_TABLE, ResultTable, TableEvaluator
+from child.evaluation.table import ResultTable, TableEvaluator
 from child.spaces import SPACES, build_network, build_space, format_arch
 from child.spaces.nb201.network import NB201Net
 from child.spaces.nb201.space import (
@@ -260,7 +260,7 @@ def test_bad_inputs_to_the_network_are_refused():
 def test_bundled_table_loads_from_any_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     table = ResultTable.from_config(TableEvaluatorConfig())
-    assert table.path == BUNDLED_TABLE
+    assert table.path == SPACES["nb201"].table
     assert len(table) == 15_625
 
 

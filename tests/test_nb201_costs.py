@@ -1,7 +1,7 @@
-"""The bundled table's `params` and `flops` columns (written by scripts/nb201_costs.py)."""
+"""The bundled table's `params` and `flops` columns (written by child.spaces.nb201.table_costs)."""
 
 import csv
-import importlib.util
+import importlib
 import random
 import re
 
@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from child.evaluation.costs import count_params
 from child.spaces import build_network
 from child.spaces.nb201.space import NB201SpaceConfig, parse_nb201_string
-from tests.helpers import ROOT, SCRIPTS
+from tests.helpers import ROOT
 
 BUNDLED_TABLE = ROOT / "child" / "spaces" / "nb201" / "tables" / "nb201.csv"
 
@@ -24,10 +24,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("nb201_costs", SCRIPTS / "nb201_costs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("child.spaces.nb201.table_costs")
 
 
 def test_columns_are_positive_integers_in_every_row():

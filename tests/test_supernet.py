@@ -1,10 +1,12 @@
+import inspect
+
 import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
 
 from child.evaluation.costs import count_params
-from child.spaces import build_network
+from child.spaces import SPACES, build_network
 from child.spaces.macro.space import MacroSpace, MacroSpaceConfig, build_macro_supernet
 from child.spaces.nb201.space import (
     NB201_OPS,
@@ -14,6 +16,7 @@ from child.spaces.nb201.space import (
     make_arch,
 )
 from core.architecture import Architecture, Layer
+from core.supernet import Supernet
 
 # Tiny spaces: stem_width differs from every width so layer 0 can need a width projection.
 MACRO_CFG = MacroSpaceConfig(num_layers=4, widths=[4, 8], stem_width=6, pool_after=[1, 2])
@@ -232,3 +235,25 @@ def test_foreign_or_unknown_archs_raise_value_error():
         with pytest.raises(ValueError, match=words):
             net.path_parameters(arch)
     assert set(NB201_OPS) > {"none", "nor_conv_1x1"}
+
+
+SHARING = sorted(name for name, d in SPACES.items() if d.supernet is not None)
+
+
+@pytest.mark.parametrize("name", SHARING)
+def test_every_spaces_supernet_is_a_supernet_with_its_signatures(name):
+    definition = SPACES[name]
+    space = definition.space(definition.config())
+    net = definition.supernet(definition.config(), (1, 16), 3)
+    assert isinstance(net, Supernet)
+    for method in ("forward", "forward_mixed", "path_parameters"):
+        declared = list(inspect.signature(getattr(Supernet, method)).parameters)[1:]  # no self
+        assert list(inspect.signature(getattr(net, method)).parameters) == declared, method
+    arch = space.sample(np.random.default_rng(0))
+    path = ids(net.path_parameters(arch))
+    assert path and path <= ids(net.parameters())
+    assert net(torch.randn(2, 1, 16), arch).shape == (2, 3)
+
+
+def test_the_supernet_protocol_refuses_a_plain_network():
+    assert not isinstance(torch.nn.Linear(2, 2), Supernet)

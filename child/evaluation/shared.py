@@ -33,9 +33,10 @@ from child.evaluation.trainer import augment_batch, lr_factor, make_optimizer
 from child.spaces import SpaceConfig, build_network, space_def
 from core.architecture import Architecture
 from core.errors import ConfigError
+from core.supernet import Supernet, SupernetBuilder
 
 
-def supernet_builder(space_cfg: SpaceConfig) -> Any:
+def supernet_builder(space_cfg: SpaceConfig) -> SupernetBuilder:
     """The space's supernet builder; ConfigError saying why when it cannot share weights."""
     definition = space_def(space_cfg.name)
     if definition.supernet is None:
@@ -60,7 +61,7 @@ class SharedEvaluator:
         self.device = data.train_x.device
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)  # the supernet's initial weights depend on the run seed only
-            self.net = supernet_builder(space_cfg)(
+            self.net: Supernet = supernet_builder(space_cfg)(
                 space_cfg, data.input_shape, data.num_classes
             ).to(self.device)
         self.optimizer = make_optimizer(self.net.parameters(), self.recipe)

@@ -3,7 +3,8 @@
 `ResultTable` reads a CSV with one row per architecture (its string in the space's notation,
 as `format_arch` prints it), the column the reward is computed from (`value_column`), and any
 number of report columns, looked up beside it for every child but never learned from. The
-bundled table, `child/spaces/nb201/tables/nb201.csv` (provenance in the README beside it), holds all
+bundled table, which a space ships (`SpaceDef.table`; today NAS-Bench-201's,
+`child/spaces/nb201/tables/nb201.csv`, provenance in the README beside it), holds all
 15,625 NAS-Bench-201 cells with their 12-epoch validation and test accuracies and their
 200-epoch test accuracies on CIFAR-10, CIFAR-100 and ImageNet16-120 (in percent), and each
 cell's parameter count and FLOPs in the project's own NB201 network.
@@ -22,11 +23,10 @@ from child.evaluation.config import TableEvaluatorConfig
 from child.evaluation.evaluator import ChildJob, InTurnEvaluator
 from child.evaluation.result import ChildResult, Status
 from child.evaluation.rewards import Reward, ValAccReward
-from child.spaces import format_arch
+from child.spaces import bundled_table, format_arch
 from core.architecture import Architecture
 from core.errors import ConfigError, invalid, require
 
-BUNDLED_TABLE = Path(__file__).resolve().parents[1] / "spaces" / "nb201" / "tables" / "nb201.csv"
 PARAMS_COLUMN = "params"
 FLOPS_COLUMN = "flops"
 COST_COLUMNS = (PARAMS_COLUMN, FLOPS_COLUMN)
@@ -294,9 +294,9 @@ class TableEvaluator(InTurnEvaluator):
 
 
 def resolve_table_path(path: str | Path | None) -> Path:
-    """`path` as a Path; None or "" means the bundled NAS-Bench-201 CIFAR-10 table."""
+    """`path` as a Path; None or "" means the bundled table (`child.spaces.bundled_table`)."""
     if path is None or str(path) == "":
-        return BUNDLED_TABLE
+        return bundled_table()
     return Path(path).expanduser()
 
 

@@ -1,4 +1,4 @@
-"""Search spaces, one module each; `registry` finds them and builds what they declare."""
+"""Search spaces, one folder each; `registry` finds them and builds what they declare."""
 
 from child.spaces.registry import (
     SPACES,
@@ -6,6 +6,7 @@ from child.spaces.registry import (
     SpaceDef,
     build_network,
     build_space,
+    bundled_table,
     draw_architecture,
     format_arch,
     param_free_share,
@@ -19,6 +20,7 @@ __all__ = [
     "SpaceDef",
     "build_network",
     "build_space",
+    "bundled_table",
     "draw_architecture",
     "format_arch",
     "param_free_share",

@@ -2,9 +2,10 @@
 
 A space is declared in one place, its `space.py`'s `SPACE = SpaceDef(...)`: the config schema
 (`search_space=<name>`, decisions and network settings together), the decision program, the
-network builder, and optionally its printed notation, its diagram and its supernet. A space's
-folder holds all of it (space.py, network.py, supernet.py, diagram.py); adding a space is one
-folder in `child/spaces/` plus one YAML file in `conf/search_space/`; nothing else names it.
+network builder, and optionally its printed notation, its diagram, its supernet and a bundled
+table of results. A space's folder holds all of it (space.py, network.py, supernet.py,
+diagram.py, tables/); adding a space is one folder in `child/spaces/` plus one YAML file in
+`conf/search_space/`; nothing else names it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from child.spaces import drawing
 from core.architecture import Architecture
 from core.errors import ConfigError
 from core.space import SearchSpace
+from core.supernet import SupernetBuilder
 
 if TYPE_CHECKING:  # the registry itself does not need torch
     from torch import nn
@@ -48,11 +50,12 @@ class SpaceDef:
     - `network`: (arch, input shape without batch, classes, config) → `nn.Module`.
     - `format`: how an architecture prints (default `str(arch)`).
     - `draw`: architecture → matplotlib `Figure` (default: a chain of `str(layer)` boxes).
-    - `supernet`: (config, input shape, classes) → a weight-sharing supernet whose
-      `forward(x, arch)` runs one path (`evaluator=shared`); None when the space cannot share
-      weights, and `no_supernet_reason` then says why.
+    - `supernet`: (config, input shape, classes) → a weight-sharing `core.supernet.Supernet`
+      whose `forward(x, arch)` runs one path (`evaluator=shared`); None when the space cannot
+      share weights, and `no_supernet_reason` then says why.
     - `param_free_ops`: the ops without parameters, whose share the shared-weight search
       watches (weight sharing is known to collapse onto them).
+    - `table`: a CSV of results the space ships (`child.evaluation.table`), or None.
     """
 
     name: str
@@ -61,9 +64,10 @@ class SpaceDef:
     network: NetworkBuilder
     format: Callable[[Architecture], str] = str
     draw: Callable[[Architecture], Figure] | None = None
-    supernet: Callable[[Any, tuple[int, ...], int], nn.Module] | None = None
+    supernet: SupernetBuilder | None = None
     no_supernet_reason: str = "it declares no supernet"
     param_free_ops: frozenset[str] = frozenset()
+    table: Path | None = None
 
 
 def discover() -> Mapping[str, SpaceDef]:
@@ -89,6 +93,23 @@ def space_def(name: str) -> SpaceDef:
     if name not in SPACES:
         raise ConfigError(f"search_space.name={name!r} is unknown: expected one of {list(SPACES)}")
     return SPACES[name]
+
+
+def bundled_table(name: str | None = None) -> Path:
+    """The result table that space `name` ships; None: the one table any space ships.
+
+    ConfigError when there is no such table, or, without a name, more than one.
+    """
+    if name is not None:
+        table = space_def(name).table
+        if table is None:
+            raise ConfigError(f"search_space={name} ships no result table")
+        return table
+    tables = {space: d.table for space, d in SPACES.items() if d.table is not None}
+    if len(tables) != 1:
+        shipped = ", ".join(tables) or "none"
+        raise ConfigError(f"expected exactly one space to ship a result table (found {shipped})")
+    return next(iter(tables.values()))
 
 
 def build_space(cfg: SpaceConfig) -> SearchSpace:

@@ -1,4 +1,4 @@
-"""The candidate ops, each built for 1-D (N, C, L) or 2-D (N, C, H, W) inputs.
+"""The macro space's candidate ops, each built for 1-D (N, C, L) or 2-D (N, C, H, W) inputs.
 
 Every op maps `c_in` channels to `c_out` channels and keeps the spatial size (stride 1, same
 padding). Convs are Conv → BatchNorm → ReLU. Ops that cannot change the channel count (pools,

@@ -148,7 +148,19 @@ def build_macro_supernet(
     cfg: MacroSpaceConfig, input_shape: tuple[int, ...], num_classes: int
 ) -> MacroSupernet:
     """The weight-sharing supernet of the macro space `cfg` (evaluator=shared)."""
-    return MacroSupernet(MacroSpace.from_config(cfg), cfg, input_shape, num_classes)
+    space = MacroSpace.from_config(cfg)  # checks cfg, network settings included
+    return MacroSupernet(
+        input_shape,
+        num_classes,
+        name=space.name,
+        num_layers=space.num_layers,
+        ops=space.ops,
+        widths=space.widths,
+        skips=space.skips,
+        stem_width=cfg.stem_width,
+        pool_after=cfg.pool_after,
+        sum_norm=cfg.sum_norm,
+    )
 
 
 def draw_macro(arch: Architecture) -> Figure:

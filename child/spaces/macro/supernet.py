@@ -1,26 +1,21 @@
-"""Weight-sharing supernets (ENAS, Pham et al. 2018): every child is a path through one network.
+"""The macro space's weight-sharing supernet (ENAS, Pham et al. 2018): every child is a path.
 
-`MacroSupernet` holds one set of weights per (layer, op) of the macro space, at the largest width;
-a child of smaller widths runs on the leading slices (`weight[:c_out, :c_in]`, `[:c]` of
-depthwise and BatchNorm parameters) through `torch.nn.functional`. `NB201Supernet` holds one
-`ModuleDict` of ops per (cell, edge) of the NAS-Bench-201 skeleton. A child's forward pass touches
-only its own ops' weights, which `path_parameters(arch)` lists, so the others get no gradient.
-
-BatchNorm: every minibatch may be a different child, so running statistics would average over
-paths that see different weights; every BatchNorm here therefore normalises with the statistics
-of the current batch, in training and evaluation alike (no running buffers), and keeps only its
-learnable affine weight and bias, one per (layer, op) as the convs.
+`MacroSupernet` holds one set of weights per (layer, op) at the largest width; a child of
+smaller widths runs on the leading slices (`weight[:c_out, :c_in]`, `[:c]` of depthwise and
+BatchNorm parameters) through `torch.nn.functional`. A child's forward pass touches only its own
+ops' weights, which `path_parameters(arch)` lists, so the others get no gradient. Its
+BatchNorms normalise with the current batch's statistics (`child.spaces.shared_weights`) and
+keep one learnable affine weight and bias per (layer, op), as the convs.
 
 DARTS (Liu et al. 2019) runs every path at once: `forward_mixed(x, weights)` takes one weight
-vector per decision of the space (softmax weights over a choice's options, sigmoid weights per
-skip anchor) and mixes the outputs of the same shared weights that `forward(x, arch)` uses.
+vector per decision of the space (softmax weights over a layer's ops and widths, sigmoid weights
+per skip anchor) and mixes the outputs of the same shared weights that `forward(x, arch)` uses.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -29,9 +24,6 @@ from torch.nn import functional as F
 from child.spaces.macro.network import match_size
 from child.spaces.shared_weights import input_dims
 from core.architecture import Architecture
-
-if TYPE_CHECKING:  # the space module builds this supernet (its `SpaceDef.supernet`)
-    from child.spaces.macro.space import MacroSpace, MacroSpaceConfig
 
 _PARAM_FREE_MACRO_OPS = ("maxpool3", "avgpool3", "identity")
 _BN_EPS = 1e-5  # nn.BatchNorm's default, so a path matches a stand-alone child's arithmetic
@@ -43,7 +35,7 @@ def _conv(x: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> torch.Tenso
 
 
 def _batch_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    # training=True without running buffers: batch statistics in train and eval (module docstring).
+    # training=True without running buffers: batch statistics in train and eval (shared_weights).
     return F.batch_norm(x, None, None, weight, bias, training=True, eps=_BN_EPS)
 
 
@@ -114,64 +106,78 @@ class MacroSupernet(nn.Module):
 
     def __init__(
         self,
-        space: MacroSpace,
-        cfg: MacroSpaceConfig,
         input_shape: tuple[int, ...],
         num_classes: int,
+        *,
+        name: str,
+        num_layers: int,
+        ops: Sequence[str],
+        widths: Sequence[int],
+        skips: bool,
+        stem_width: int,
+        pool_after: Sequence[int],
+        sum_norm: bool,
     ) -> None:
+        """The supernet of the space `name` with these decisions and network settings.
+
+        They are the space's config's, which the space has checked (`build_macro_supernet`).
+        """
         super().__init__()
-        self.space = space  # built from cfg, which it checked
+        self.name = name
+        self.num_layers = num_layers
+        self.ops = tuple(ops)
+        self.widths = tuple(widths)
+        self.skips = skips
         self.dims = input_dims(tuple(input_shape))
-        self.pool_after = frozenset(cfg.pool_after)
-        self.stem_width = cfg.stem_width
-        self.max_width = max(cfg.widths)
-        self.stem = _SlicedConvBNReLU(input_shape[0], cfg.stem_width, 3, self.dims)
-        has_param_free = any(op in _PARAM_FREE_MACRO_OPS for op in cfg.ops)
+        self.pool_after = frozenset(pool_after)
+        self.stem_width = stem_width
+        self.max_width = max(self.widths)
+        self.stem = _SlicedConvBNReLU(input_shape[0], stem_width, 3, self.dims)
+        has_param_free = any(op in _PARAM_FREE_MACRO_OPS for op in self.ops)
         self.layer_ops = nn.ModuleList()
         self.width_projections = nn.ModuleList()
         self.skip_projections = nn.ModuleList()
-        for i in range(cfg.num_layers):
+        for i in range(num_layers):
             # Layer 0 always reads the stem, so its weights need only stem_width input channels.
-            c_in = cfg.stem_width if i == 0 else self.max_width
-            shared = {op: _macro_op(op, c_in, self.max_width, self.dims) for op in cfg.ops}
+            c_in = stem_width if i == 0 else self.max_width
+            shared = {op: _macro_op(op, c_in, self.max_width, self.dims) for op in self.ops}
             self.layer_ops.append(nn.ModuleDict({k: m for k, m in shared.items() if m is not None}))
             if has_param_free:  # only pools and identity ever need a width projection
                 self.width_projections.append(_SlicedConvBNReLU(c_in, self.max_width, 1, self.dims))
             self.skip_projections.append(
                 nn.ModuleList(
                     _SlicedConvBNReLU(self.max_width, self.max_width, 1, self.dims)
-                    for _ in range(i if cfg.skips else 0)
+                    for _ in range(i if skips else 0)
                 )
             )
         # As MacroNet with sum_norm: BatchNorm (batch statistics) after a layer's skip sum.
-        self.sum_norm = cfg.sum_norm
+        self.sum_norm = sum_norm
         self.sum_norms = nn.ModuleList(
-            _SlicedBatchNorm(self.max_width) for _ in range(cfg.num_layers if cfg.sum_norm else 0)
+            _SlicedBatchNorm(self.max_width) for _ in range(num_layers if sum_norm else 0)
         )
         self.classifier = nn.Linear(self.max_width, num_classes)
 
     def _plan(self, arch: Architecture) -> list[tuple[str, int, int, tuple[int, ...]]]:
         """(op, c_in, c_out, skip inputs) per layer; raises ValueError if `arch` is not ours."""
-        space = self.space
-        if arch.space != space.name or len(arch.layers) != space.num_layers:
+        if arch.space != self.name or len(arch.layers) != self.num_layers:
             raise ValueError(
-                f"{arch} is not a {space.num_layers}-layer {space.name} architecture "
+                f"{arch} is not a {self.num_layers}-layer {self.name} architecture "
                 f"for this supernet"
             )
         plan, c_in = [], self.stem_width
         for i, layer in enumerate(arch.layers):
-            if layer.op not in space.ops:
+            if layer.op not in self.ops:
                 raise ValueError(
                     f"layer {i} op {layer.op!r} is not among the supernet's ops "
-                    f"({', '.join(space.ops)})"
+                    f"({', '.join(self.ops)})"
                 )
             width = layer.param("width")
-            if width not in space.widths:
+            if width not in self.widths:
                 raise ValueError(
                     f"layer {i} width {width!r} is not among the supernet's widths "
-                    f"{list(space.widths)}"
+                    f"{list(self.widths)}"
                 )
-            if any(not 0 <= j < i for j in layer.inputs) or (layer.inputs and not space.skips):
+            if any(not 0 <= j < i for j in layer.inputs) or (layer.inputs and not self.skips):
                 raise ValueError(f"layer {i} ({layer}) has skip inputs this supernet cannot make")
             plan.append((layer.op, c_in, int(width), layer.inputs))
             c_in = int(width)
@@ -238,25 +244,24 @@ class MacroSupernet(nn.Module):
         mixed output already has the largest width), and a layer with possible skips always gets
         its `sum_norm`: the relaxation approximates a narrow child, it does not reproduce it.
         """
-        space = self.space
         x = self.stem(x, self.stem_width)
         outputs: list[torch.Tensor] = []
         channel = torch.arange(self.max_width, device=x.device)
-        for i in range(space.num_layers):
+        for i in range(self.num_layers):
             mix = weights[f"layer{i}.op"]
             y = sum(
                 w * self._layer_op(i, op, x, self.max_width)
-                for w, op in zip(mix, space.ops, strict=True)
+                for w, op in zip(mix, self.ops, strict=True)
             )
             assert isinstance(y, torch.Tensor)
-            if i > 0 and space.skips:
+            if i > 0 and self.skips:
                 gates = weights[f"layer{i}.skips"]
                 for j in range(i):
                     y = y + gates[j] * match_size(outputs[j], j, i, self.pool_after)
                 if self.sum_norm:
                     y = self.sum_norms[i](y)
-            if len(space.widths) > 1:
-                keep = torch.stack([(channel < w).to(y.dtype) for w in space.widths])
+            if len(self.widths) > 1:
+                keep = torch.stack([(channel < w).to(y.dtype) for w in self.widths])
                 mask = weights[f"layer{i}.width"] @ keep  # (max_width,)
                 y = y * mask.view(1, -1, *([1] * self.dims))
             if i in self.pool_after:

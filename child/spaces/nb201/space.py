@@ -12,6 +12,7 @@ import itertools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from matplotlib.figure import Figure
 from torch import nn
@@ -26,6 +27,8 @@ from core.space import Choice, Decision, StaticSearchSpace
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
+# All 15,625 cells with their accuracies (provenance in tables/README.md).
+TABLE = Path(__file__).resolve().parent / "tables" / "nb201.csv"
 _NODE_RE = re.compile(r"\|(?:[^|~+]+~\d+\|)+")
 _EDGE_RE = re.compile(r"([^|~+]+)~(\d+)")
 
@@ -188,7 +191,15 @@ def build_nb201_supernet(
     cfg: NB201SpaceConfig, input_shape: tuple[int, ...], num_classes: int
 ) -> NB201Supernet:
     """The weight-sharing supernet of `cfg`: every op on every edge of every cell."""
-    return NB201Supernet(NB201Space.from_config(cfg), cfg, input_shape, num_classes)
+    space = NB201Space.from_config(cfg)  # checks cfg, network settings included
+    return NB201Supernet(
+        space,
+        input_shape,
+        num_classes,
+        ops=space.ops,
+        channels=cfg.channels,
+        cells_per_stage=cfg.cells_per_stage,
+    )
 
 
 def draw_nb201(arch: Architecture) -> Figure:
@@ -205,4 +216,5 @@ SPACE = SpaceDef(
     draw=draw_nb201,
     supernet=build_nb201_supernet,
     param_free_ops=frozenset({"none", "skip_connect", "avg_pool_3x3"}),
+    table=TABLE,
 )

@@ -1,9 +1,15 @@
-"""NAS-Bench-201's weight-sharing supernet: one `ModuleDict` of ops per (cell, edge)."""
+"""NAS-Bench-201's weight-sharing supernet: one `ModuleDict` of ops per (cell, edge).
+
+`NB201Supernet` is the benchmark's skeleton (stem, three stages of cells with residual
+reductions between them, pooled head) with every op of the space on every edge of every cell. A
+child runs one op per edge, the same in every cell, and `path_parameters(arch)` lists exactly
+the weights it uses. Its BatchNorms keep no running statistics (`child.spaces.shared_weights`).
+`forward_mixed(x, weights)` sums each edge's ops, weighted per edge (DARTS).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -17,17 +23,14 @@ from child.spaces.nb201.network import (
 )
 from child.spaces.shared_weights import input_dims
 from core.architecture import Architecture
-
-if TYPE_CHECKING:  # the space module builds this supernet (its `SpaceDef.supernet`)
-    from child.spaces.nb201.space import NB201Space, NB201SpaceConfig
-
+from core.space import SearchSpace
 
 # An edge's output in a cell: (the edge's ops, the edge's index, its source node) → tensor.
 EdgeOutput = Callable[[nn.ModuleDict, int, torch.Tensor], torch.Tensor]
 
 
 def _batch_stats_only(module: nn.Module) -> nn.Module:
-    """`module` with every BatchNorm replaced by one without running statistics (see top)."""
+    """`module` with every BatchNorm replaced by one without running statistics."""
     for name, child in module.named_children():
         if isinstance(child, nn.BatchNorm1d | nn.BatchNorm2d):
             fresh = type(child)(child.num_features, eps=child.eps, track_running_stats=False)
@@ -42,17 +45,26 @@ class NB201Supernet(nn.Module):
 
     def __init__(
         self,
-        space: NB201Space,
-        cfg: NB201SpaceConfig,
+        space: SearchSpace,
         input_shape: tuple[int, ...],
         num_classes: int,
+        *,
+        ops: Sequence[str],
+        channels: int,
+        cells_per_stage: int,
     ) -> None:
+        """Every op of `ops` (the space's, in its token order) on every edge of every cell.
+
+        `space` checks the architectures a child runs (`space.encode`); `channels` and
+        `cells_per_stage` are the network settings of its config, which it has checked.
+        """
         super().__init__()
-        self.space = space  # built from cfg, which it checked
+        self.space = space
+        self.ops = tuple(ops)
         dims = input_dims(tuple(input_shape))
         conv = {1: nn.Conv1d, 2: nn.Conv2d}[dims]
         bn = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}[dims]
-        c = cfg.channels
+        c = channels
         self.stem = nn.Sequential(
             conv(input_shape[0], c, 3, padding=1, bias=False), bn(c, track_running_stats=False)
         )
@@ -67,11 +79,11 @@ class NB201Supernet(nn.Module):
                 nn.ModuleList(
                     nn.ModuleList(
                         nn.ModuleDict(
-                            {op: _batch_stats_only(nb201_op(op, c, dims)) for op in cfg.ops}
+                            {op: _batch_stats_only(nb201_op(op, c, dims)) for op in self.ops}
                         )
                         for _ in NB201_EDGES
                     )
-                    for _ in range(cfg.cells_per_stage)
+                    for _ in range(cells_per_stage)
                 )
             )
         self.lastact = nn.Sequential(bn(c, track_running_stats=False), nn.ReLU(inplace=False))
@@ -80,7 +92,7 @@ class NB201Supernet(nn.Module):
     def _ops(self, arch: Architecture) -> tuple[str, ...]:
         """The six edge ops of `arch`; raises ValueError if it is not an architecture of ours."""
         # encode raises ValueError for another space, a malformed cell or an op not in the space.
-        return tuple(self.space.ops[token] for token in self.space.encode(arch))
+        return tuple(self.ops[token] for token in self.space.encode(arch))
 
     def forward(self, x: torch.Tensor, arch: Architecture) -> torch.Tensor:
         """Logits (N, num_classes) of child `arch`, using only its ops on every edge."""
@@ -122,7 +134,7 @@ class NB201Supernet(nn.Module):
         `weights[edge_name(t, s)]` holds one weight per op of the space for edge s→t; as in
         DARTS, every cell uses the same weights (they are per edge, not per cell).
         """
-        ops = self.space.ops
+        ops = self.ops
         mixes = [weights[edge_name(t, s)] for t, s in NB201_EDGES]
 
         def mixed(edge: nn.ModuleDict, e: int, h: torch.Tensor) -> torch.Tensor:

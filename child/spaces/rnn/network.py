@@ -7,9 +7,8 @@ hidden state, is the mean of its loose ends (the nodes no later node reads). A s
 step by step and its last hidden state is classified. 1-D data (channels, length) is a sequence
 of `length` steps of `channels` features; images (channels, height, width) are read row by row.
 
-`RNNCellNet` is one child with its own weights. `RNNSupernet` is the ENAS weight-sharing
-supernet: one weight matrix per (node, earlier node) pair, shared by every child whose node
-reads that node, whatever its activation (activations have no parameters).
+`RNNCellNet` is one child with its own weights; the parts it is made of (`gated_layer`,
+`highway`, `unroll`) also build the space's weight-sharing supernet (supernet.py beside this).
 """
 
 from __future__ import annotations

@@ -112,7 +112,15 @@ def build_rnn_supernet(
     cfg: RNNSpaceConfig, input_shape: tuple[int, ...], num_classes: int
 ) -> RNNSupernet:
     """ENAS's shared cell for `cfg` (evaluator=shared): weights per (node, earlier node)."""
-    return RNNSupernet(RNNSpace.from_config(cfg), input_shape, num_classes, cfg.hidden)
+    space = RNNSpace.from_config(cfg)  # checks cfg, the hidden width included
+    return RNNSupernet(
+        space,
+        input_shape,
+        num_classes,
+        nodes=space.nodes,
+        activations=space.activations,
+        hidden=cfg.hidden,
+    )
 
 
 def draw_rnn(arch: Architecture) -> Figure:

@@ -1,9 +1,13 @@
-"""ENAS's shared recurrent cell: one weight matrix per (node, earlier node)."""
+"""The rnn space's weight-sharing supernet, ENAS's shared cell: weights per (node, earlier node).
+
+A child whose node i reads node j uses the highway unit of (i, j), whatever its activation
+(activations have no parameters); `path_parameters(arch)` lists exactly those. DARTS's
+`forward_mixed(x, weights)` mixes, per node, every earlier node it may read and every activation.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -19,20 +23,31 @@ from child.spaces.rnn.network import (
     unroll,
 )
 from core.architecture import Architecture
-
-if TYPE_CHECKING:  # the space module builds this supernet (its `SpaceDef.supernet`)
-    from child.spaces.rnn.space import RNNSpace
+from core.space import SearchSpace
 
 
 class RNNSupernet(nn.Module):
     """ENAS's shared recurrent cell: weights per (node, earlier node); a child uses some."""
 
     def __init__(
-        self, space: RNNSpace, input_shape: tuple[int, ...], num_classes: int, hidden: int
+        self,
+        space: SearchSpace,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        *,
+        nodes: int,
+        activations: Sequence[str],
+        hidden: int,
     ) -> None:
+        """The shared cell of `nodes` nodes and `hidden` units, then a classifier.
+
+        `space` checks the architectures a child runs (`space.encode`); `activations` are its
+        own, in its token order, which orders a mixture's activation weights.
+        """
         super().__init__()
-        self.space = space  # its activations order a mixture's activation weights
-        self.num_nodes = nodes = space.nodes
+        self.space = space
+        self.activations = tuple(activations)
+        self.num_nodes = nodes
         self.hidden = hidden
         self.first = gated_layer(sequence_features(input_shape) + hidden, hidden)
         # edges[i - 1][j]: node i reading node j, for every j < i.
@@ -97,5 +112,5 @@ class RNNSupernet(nn.Module):
 
     def _mixed_activation(self, weights: torch.Tensor) -> Activation:
         """The weighted sum of the space's activations, as one activation."""
-        acts = [ACTIVATIONS[a] for a in self.space.activations]
+        acts = [ACTIVATIONS[a] for a in self.activations]
         return lambda value: sum(w * act(value) for w, act in zip(weights, acts, strict=True))

@@ -1,8 +1,8 @@
 """Fill the `params` and `flops` columns of the NAS-Bench-201 table from the project's own network.
 
-Run: `python scripts/nb201_costs.py` (rewrites child/spaces/nb201/tables/nb201.csv in place,
-about 10 s), or
-`python scripts/nb201_costs.py --check 50` to verify 50 random rows without writing anything.
+Run: `python -m child.spaces.nb201.table_costs` (rewrites child/spaces/nb201/tables/nb201.csv in
+place, about 10 s), or `python -m child.spaces.nb201.table_costs --check 50` to verify 50 random
+rows without writing anything.
 `--table PATH` works on another table of nb201 cells (same `arch` column and format).
 
 For every cell it computes, for the benchmark's CIFAR-10 setting (NB201SpaceConfig defaults:
@@ -49,11 +49,14 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from child.evaluation.costs import count_params
 from child.spaces import build_network
-from child.spaces.nb201.space import NB201_OPS, NB201SpaceConfig, edge_ops, parse_nb201_string
-
-TABLE = (
-    Path(__file__).resolve().parent.parent / "child" / "spaces" / "nb201" / "tables" / "nb201.csv"
+from child.spaces.nb201.space import (
+    NB201_OPS,
+    TABLE,
+    NB201SpaceConfig,
+    edge_ops,
+    parse_nb201_string,
 )
+
 INPUT_SHAPE = (3, 32, 32)
 NUM_CLASSES = 10
 COLUMNS = ("params", "flops")
