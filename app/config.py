@@ -15,10 +15,11 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import MissingConfigException
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from app.errors import describe, describe_under
+from app.errors import describe, describe_under, renamed
 from child.data.datasets import DATASETS
 from child.evaluation.config import (
     ChildConfig,
@@ -218,4 +219,10 @@ def compose_config(overrides: Sequence[str] = (), name: str = "config") -> DictC
     register_configs()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(name, overrides=list(overrides))
+        try:
+            return compose(name, overrides=list(overrides))
+        except MissingConfigException as err:
+            moved = renamed(err)  # e.g. controller=enas, now experiment=enas
+            if moved is None:
+                raise
+            raise ConfigError(moved) from err

@@ -13,6 +13,26 @@ from core.errors import ConfigError
 
 USER_ERRORS = (ConfigError, HydraException, OmegaConfBaseException)
 
+# The tuned and published controller presets that became experiments, so that each also sets
+# the space, evaluator, reward and budget.batch it was tuned or published with:
+# old spelling → (new spelling, what the experiment sets).
+_TUNED = "the controller, the space, the evaluator and budget.batch it was tuned with"
+RENAMED: dict[str, tuple[str, str]] = {
+    "controller=lstm_nb201": ("experiment=lstm_nb201", _TUNED),
+    "controller=softmax_nb201": ("experiment=softmax_nb201", _TUNED),
+    "controller=evolution_nb201": ("experiment=evolution_nb201", _TUNED),
+    "controller=ppo": ("experiment=ppo", _TUNED),
+    "controller=evolution_paper": (
+        "experiment=evolution_paper",
+        "the controller, the space, the evaluator and budget.batch of the NAS-Bench-201 paper",
+    ),
+    "controller=enas": (
+        "experiment=enas",
+        "ENAS's controller, its evaluator=shared and its budget.batch",
+    ),
+    "controller=zoph": ("experiment=zoph", "Zoph & Le's controller and their reward=zoph"),
+}
+
 
 def describe(err: BaseException) -> str:
     """One line for `err`, e.g. "controller.lrr: Key 'lrr' not in 'LSTMControllerConfig'"."""
@@ -20,7 +40,8 @@ def describe(err: BaseException) -> str:
         return _first_line(str(err))
     if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options:
         group, _, option = err.missing_cfg_file.rpartition("/")
-        return f"{group}={option} is unknown: expected one of {', '.join(err.options)}"
+        known = ", ".join(err.options)
+        return renamed(err) or f"{group}={option} is unknown: expected one of {known}"
     if isinstance(err, OverrideParseException):
         # Its message: a headline, the parser's complaint, then a link to the grammar.
         lines = [line.strip() for line in err.message.splitlines() if line.strip()]
@@ -34,6 +55,16 @@ def describe(err: BaseException) -> str:
     if isinstance(err, HydraException) and isinstance(err.__cause__, OmegaConfBaseException):
         return describe(err.__cause__)  # e.g. an override of a key the schema lacks
     return _first_line(str(err)) or type(err).__name__
+
+
+def renamed(err: MissingConfigException) -> str | None:
+    """For a preset that became an experiment (RENAMED), one line naming its new spelling."""
+    group, _, option = (err.missing_cfg_file or "").rpartition("/")
+    old = f"{group.strip('/')}={option}"
+    if old not in RENAMED:
+        return None
+    new, sets = RENAMED[old]
+    return f"{old} is now an experiment: use {new} (it sets {sets})"
 
 
 def describe_under(err: OmegaConfBaseException, key: str) -> str:

@@ -57,7 +57,13 @@ from app.search import search_main
 from child.evaluation.table import ResultTable
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CONTROLLERS = ("lstm", "lstm_nb201", "random", "evolution")
+# Each compared controller by name, and the override that selects it.
+CONTROLLERS = {
+    "lstm": ["controller=lstm"],
+    "lstm_nb201": ["experiment=lstm_nb201"],  # BASE and budget.batch below override its own
+    "random": ["controller=random"],
+    "evolution": ["controller=evolution"],
+}
 # --ablation: from the default LSTM preset to lstm_nb201, one change at a time.
 TUNED = ["controller=lstm", "controller.lr=0.05", "controller.tanh_constant=2.0"]
 ABLATION = {
@@ -72,8 +78,8 @@ ABLATION = {
         "controller.elite_size=5",
         "controller.elite_weight=0.5",
     ],
-    "+ rank, elite 5 x 0.5 (= lstm_nb201)": ["controller=lstm_nb201"],
-    "lstm_nb201 + Adam beta1 0.5": ["controller=lstm_nb201", "controller.adam_beta1=0.5"],
+    "+ rank, elite 5 x 0.5 (= lstm_nb201)": ["experiment=lstm_nb201"],
+    "lstm_nb201 + Adam beta1 0.5": ["experiment=lstm_nb201", "controller.adam_beta1=0.5"],
 }
 BUDGETS = (50, 100, 200, 500)
 OPTIMUM_BY = (200, 500)
@@ -102,10 +108,10 @@ def overrides(
     max_samples: int,
     settings: Sequence[str] | None = None,
 ) -> list[str]:
-    """The overrides of one run: base, controller settings (default `controller=<name>`), budget."""
+    """The overrides of one run: base, controller settings (default CONTROLLERS[name]), budget."""
     return [
         *BASE,
-        *(settings if settings is not None else [f"controller={controller}"]),
+        *(settings if settings is not None else CONTROLLERS[controller]),
         f"budget.children={children}",
         f"budget.batch={batch}",
         f"budget.max_samples={max_samples}",
@@ -337,7 +343,7 @@ def main() -> None:
         help="the LSTM from its default preset to lstm_nb201, one change at a time",
     )
     args = parser.parse_args()
-    arms = ABLATION if args.ablation else {c: [f"controller={c}"] for c in CONTROLLERS}
+    arms = ABLATION if args.ablation else CONTROLLERS
     config, optimum = settings()
     for line in describe_settings(config, optimum):
         print(line, flush=True)

@@ -16,8 +16,9 @@ Tuning (`--tune`) gives every tunable controller the same effort: a grid of 12 s
 run on tuning seeds 0-29 at 100 cells, and the setting with the highest mean *reward* (the
 12-epoch validation accuracy of the best cell found) wins. Test columns are never read while
 tuning, and the reported seeds (1000 and up) are never used for it. The winners are the
-`*_nb201` presets in conf/controller/. Results go to benchmarks/results/nb201_protocol.json,
-nb201_tuning.json and nb201_cost.json (+ nb201_pareto.png).
+`*_nb201` and `ppo` experiments in conf/experiment/, each with the budget.batch it won with.
+Results go to benchmarks/results/nb201_protocol.json, nb201_tuning.json and nb201_cost.json
+(+ nb201_pareto.png).
 """
 
 from __future__ import annotations
@@ -79,15 +80,16 @@ class Method:
 
 
 # The rows of the results: the tuned settings are the winners of --tune (nb201_tuning.json),
-# with the cells per update they were tuned with.
+# with the cells per update they were tuned with (the experiments set it too; `batch` is
+# appended as budget.batch and wins over an experiment's own).
 METHODS = {
     "lstm_nb201": Method(
-        "LSTM, tuned (`lstm_nb201`, 1 cell per update)", ("controller=lstm_nb201",), batch=1
+        "LSTM, tuned (`lstm_nb201`, 1 cell per update)", ("experiment=lstm_nb201",), batch=1
     ),
     "lstm": Method("LSTM, default preset (`lstm`)", ("controller=lstm",), note="not tuned"),
-    "ppo": Method("LSTM + PPO, tuned (`ppo`: its preset won)", ("controller=ppo",)),
+    "ppo": Method("LSTM + PPO, tuned (`ppo`: its preset won)", ("experiment=ppo",)),
     "softmax_nb201": Method(
-        "softmax REINFORCE, tuned (`softmax_nb201`)", ("controller=softmax_nb201",)
+        "softmax REINFORCE, tuned (`softmax_nb201`)", ("experiment=softmax_nb201",)
     ),
     "softmax": Method(
         "softmax REINFORCE, reference settings (`softmax`, 1 cell per update)",
@@ -96,11 +98,11 @@ METHODS = {
         note="the paper's code: one cell per update",
     ),
     "evolution_nb201": Method(
-        "REA, tuned (`evolution_nb201`: P25, S25)", ("controller=evolution_nb201",)
+        "REA, tuned (`evolution_nb201`: P25, S25)", ("experiment=evolution_nb201",)
     ),
     "evolution_paper": Method(
         "REA, reference settings (`evolution_paper`: P10, S3, 1 cell per step)",
-        ("controller=evolution_paper",),
+        ("experiment=evolution_paper",),
         batch=1,
         note="the paper's code: one cell at a time",
     ),
@@ -110,17 +112,18 @@ METHODS = {
 
 
 # --tune: 12 settings per tunable controller (equal effort), each a list of overrides; the
-# cells per update (budget.batch, default BATCH) is tuned like any other setting.
-def _grid(preset: str, *settings: str) -> list[tuple[str, ...]]:
-    return [(f"controller={preset}", *setting.split()) for setting in settings]
+# cells per update (budget.batch, default BATCH) is tuned like any other setting: a setting
+# without budget.batch runs at BATCH, whatever batch an experiment it starts from sets.
+def _grid(start: str, *settings: str) -> list[tuple[str, ...]]:
+    return [(start, *setting.split()) for setting in settings]
 
 
 TUNING: dict[str, list[tuple[str, ...]]] = {
     "lstm": [
         ("controller=lstm",),
-        ("controller=lstm_nb201",),  # the preset tuned on the oracle reward before
+        ("experiment=lstm_nb201",),  # the preset tuned on the oracle reward before
         *_grid(
-            "lstm",
+            "controller=lstm",
             "controller.lr=0.05 controller.tanh_constant=2.0",
             "budget.batch=5 controller.lr=0.02 controller.tanh_constant=2.0",
             "budget.batch=2 controller.lr=0.02 controller.tanh_constant=2.0",
@@ -139,7 +142,7 @@ TUNING: dict[str, list[tuple[str, ...]]] = {
         ),
     ],
     "softmax": _grid(
-        "softmax",
+        "controller=softmax",
         "budget.batch=1",  # the reference settings
         "budget.batch=1 controller.lr=0.03",
         "budget.batch=1 controller.lr=0.1",
@@ -154,7 +157,7 @@ TUNING: dict[str, list[tuple[str, ...]]] = {
         "budget.batch=2 controller.lr=0.1 controller.advantage=rank",
     ),
     "ppo": _grid(
-        "ppo",
+        "experiment=ppo",
         "",
         "controller.lr=0.02",
         "controller.lr=0.003",
@@ -169,9 +172,9 @@ TUNING: dict[str, list[tuple[str, ...]]] = {
         "budget.batch=5 controller.advantage=rank",
     ),
     "evolution": [
-        *_grid("evolution_paper", "budget.batch=1", ""),
+        *_grid("experiment=evolution_paper", "budget.batch=1", ""),
         *_grid(
-            "evolution",
+            "controller=evolution",
             "",
             "budget.batch=1 controller.population=20 controller.sample_size=5",
             "controller.population=20 controller.sample_size=5",

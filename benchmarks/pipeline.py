@@ -18,7 +18,7 @@ time scaled by 1/6, 32 children per worker). Synchronous steps (`budget.depth=0`
 a batch of one child per worker) against the pipeline (`budget.depth` = workers). Utilisation =
 busy worker time / (workers × wall time).
 
-Lag: `controller=lstm_nb201 budget.batch=1` on the NB201 table (the paper's protocol) with
+Lag: `experiment=lstm_nb201` (budget.batch=1) on the NB201 table (the paper's protocol) with
 `budget.depth` 0, 8 and 32, on seeds 1000-1019; best reward and the found cell's 200-epoch
 CIFAR-10 test accuracy at 100 and 200 cells.
 """
@@ -230,7 +230,7 @@ def lag() -> None:
     seeds = range(1000, 1020)
     depths = (0, 8, 32)
     raws = {
-        d: protocol.compose(["controller=lstm_nb201", f"budget.depth={d}"], 1, 200) for d in depths
+        d: protocol.compose(["experiment=lstm_nb201", f"budget.depth={d}"], 1, 200) for d in depths
     }
     jobs = [(f"depth {d}", raws[d], s) for s in seeds for d in depths]
     outcomes = protocol.run_many(jobs, (100, 200), workers=2)

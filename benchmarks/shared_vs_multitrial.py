@@ -7,8 +7,9 @@ On MNIST-1D's 12-layer macro space (width 32, BatchNorm after skip sums: the spa
 `experiment=enas_mnist1d`, where training every child is slowest), for each seed, interleaved so
 that machine drift hits every method alike, and all with one thread:
 
-- ENAS: `experiment=enas_mnist1d` (controller=enas, 60 supernet epochs), then its derived best
-  retrained from scratch with `child=final` (`scripts/retrain.py run=<dir>`: 60 epochs);
+- ENAS: `experiment=enas_mnist1d` (experiment=enas sized down, 60 supernet epochs), then its
+  derived best retrained from scratch with `child=final` (`scripts/retrain.py run=<dir>`: 60
+  epochs);
 - random sampling with weight sharing: the same with `controller=random`;
 - multi-trial: the default LSTM controller on the same space, `--children` children trained
   alone with the 5-epoch search recipe, then its best retrained the same way;

@@ -1,11 +1,13 @@
-"""The search CLI as users type it, run as a subprocess."""
+"""The search CLI as users type it, run as a subprocess (or in-process, for quick refusals)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from app.compare import numbered_dirs
-from tests.helpers import TINY, search_cli
+from app.errors import RENAMED
+from tests.helpers import TINY, run_script, search_cli
 
 
 @pytest.mark.slow
@@ -57,6 +59,31 @@ def test_unknown_option_lists_the_known_ones(tmp_path):
     proc = search_cli("controller=genetic", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert proc.returncode == 2
     assert "lstm" in proc.stderr and "evolution" in proc.stderr
+
+
+# The tuned and published controller presets that became experiments (issue 20).
+OLD_PRESETS = ("enas", "zoph", "ppo", "lstm_nb201", "softmax_nb201", "evolution_nb201")
+OLD_PRESETS += ("evolution_paper",)
+
+
+@pytest.mark.parametrize("name", OLD_PRESETS)
+def test_a_preset_that_became_an_experiment_names_its_new_spelling(tmp_path, name):
+    outcome = run_script("search.py", f"controller={name}", cwd=tmp_path)
+    assert outcome.code == 2
+    sets = RENAMED[f"controller={name}"][1]
+    assert outcome.stderr.splitlines() == [
+        f"error: controller={name} is now an experiment: use experiment={name} (it sets {sets})"
+    ]
+    assert list(tmp_path.iterdir()) == []  # no run directory, no log
+
+
+def test_every_renamed_preset_is_an_experiment_and_no_controller():
+    assert sorted(RENAMED) == sorted(f"controller={name}" for name in OLD_PRESETS)
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    for name in OLD_PRESETS:
+        assert RENAMED[f"controller={name}"][0] == f"experiment={name}"
+        assert not (conf / "controller" / f"{name}.yaml").exists()
+        assert (conf / "experiment" / f"{name}.yaml").is_file()
 
 
 @pytest.mark.slow

@@ -9,11 +9,13 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 import yaml
+from omegaconf import OmegaConf
 
 from app.config import SCHEMAS, compose_config, typed_config
 from child.spaces import SPACES, SpaceDef
@@ -80,10 +82,8 @@ def test_every_option_composes_and_states_only_what_it_changes(group, option):
     defaults = dataclasses.asdict(schema())
     values = dataclasses.asdict(node)
     stated = stated_keys(group, option)
-    if group == "controller" and option == "zoph":
-        assert cfg.reward.name == "zoph"  # the preset brings its paper's reward
-    # Inherited presets (controller=enas from lstm, child=final from default) state their
-    # changes too; every other value is the schema's own default.
+    # Inherited options (child=final from default) state their changes too; every other value
+    # is the schema's own default. Tuned and published settings are experiments (below).
     for key, value in values.items():
         if key in stated:
             assert (
@@ -97,31 +97,97 @@ def test_every_option_composes_and_states_only_what_it_changes(group, option):
 
 
 def test_each_group_option_has_a_schema_and_each_schema_an_option():
-    for group in ("dataset", "search_space", "reward"):
+    # One controller file per algorithm: tuned and published settings are experiments.
+    for group in ("dataset", "search_space", "reward", "controller"):
         assert options(group) == sorted(SCHEMAS[group]), group
-    names = {
-        typed_config(compose_config([f"controller={o}"])).controller.name
-        for o in options("controller")
-    }
-    assert names == set(SCHEMAS["controller"])
+
+
+def experiment_parts(name: str) -> tuple[dict[str, str], dict, dict]:
+    """An experiment's group choices and stated values, its parent experiments' included.
+
+    Returns (group → option, all stated values merged, the values its parents state).
+    """
+    data = yaml.safe_load((CONF / "experiment" / f"{name}.yaml").read_text())
+    choices: dict[str, str] = {}
+    inherited: dict = {}
+    for entry in data.get("defaults", []):
+        if isinstance(entry, str):  # another experiment it builds on ("_self_" aside)
+            if entry != "_self_":
+                parent_choices, parent_stated, _ = experiment_parts(entry)
+                choices |= parent_choices
+                inherited = OmegaConf.to_container(OmegaConf.merge(inherited, parent_stated))
+        else:  # "override /search_space": "macro"
+            ((key, option),) = entry.items()
+            choices[key.removeprefix("override /")] = option
+    own = {k: v for k, v in data.items() if k != "defaults"}
+    stated = OmegaConf.to_container(OmegaConf.merge(inherited, own))
+    return choices, stated, inherited
+
+
+def flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested dict as {"a.b.c": leaf}; lists are leaves."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out |= flat(value, f"{prefix}.{key}" if prefix else str(key))
+    return out
+
+
+@pytest.mark.parametrize("name", options("experiment"))
+def test_every_experiment_states_only_what_it_changes(name):
+    # An experiment = the group options it picks + the values it states (its parents' too);
+    # every other value is that of the options it picks, and nothing is restated.
+    choices, stated, inherited = experiment_parts(name)
+    own = flat(yaml.safe_load((CONF / "experiment" / f"{name}.yaml").read_text()))
+    own = {k: v for k, v in own.items() if not k.startswith("defaults")}
+    composed = flat(OmegaConf.to_container(compose_config([f"experiment={name}"])))
+    picked = compose_config([f"{group}={option}" for group, option in choices.items()])
+    base = flat(OmegaConf.to_container(picked))
+    stated, inherited = flat(stated), flat(inherited)
+    assert composed.keys() == base.keys()
+    assert stated.keys() <= base.keys(), f"experiment/{name}.yaml states unknown keys"
+    for key, value in composed.items():
+        if key in stated:
+            assert value == stated[key]
+            assert stated[key] != base[key], f"experiment/{name}.yaml restates {key}"
+        else:
+            assert value == base[key], f"experiment={name} changed {key} without stating it"
+    for key, value in own.items():
+        assert key not in inherited or value != inherited[key], f"{name} restates its parent's"
 
 
 def test_the_paper_presets_keep_the_papers_values():
-    enas = typed_config(compose_config(["controller=enas"])).controller
-    assert (enas.hidden_size, enas.lr, enas.tanh_constant, enas.entropy_weight) == (
+    enas = typed_config(compose_config(["experiment=enas"]))
+    c = enas.controller
+    assert (c.name, c.hidden_size, c.lr, c.tanh_constant, c.entropy_weight) == (
+        "lstm",
         64,
         1e-3,
         1.5,
         1e-4,
     )
-    assert (enas.baseline_decay, enas.skip_target, enas.skip_weight) == (0.99, 0.4, 0.8)
-    zoph = typed_config(compose_config(["controller=zoph"]))
+    assert (c.baseline_decay, c.skip_target, c.skip_weight, c.skip_kl_average) == (
+        0.99,
+        0.4,
+        0.8,
+        True,
+    )
+    assert (enas.evaluator.name, enas.budget.batch) == ("shared", 20)  # controller_num_aggregate
+    zoph = typed_config(compose_config(["experiment=zoph"]))
     assert (zoph.controller.hidden_size, zoph.controller.num_layers, zoph.controller.lr) == (
         35,
         2,
         6e-4,
     )
-    assert (zoph.reward.window, zoph.reward.power) == (5, 3)
+    assert (zoph.reward.name, zoph.reward.window, zoph.reward.power) == ("zoph", 5, 3)
+    paper = typed_config(compose_config(["experiment=evolution_paper"]))
+    assert (paper.controller.population, paper.controller.sample_size) == (10, 3)
+    assert (paper.search_space.name, paper.evaluator.name, paper.budget.batch) == (
+        "nb201",
+        "table",
+        1,
+    )
 
 
 def test_every_space_is_registered_once_with_its_yaml_and_everything_it_declares():

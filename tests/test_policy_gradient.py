@@ -1,4 +1,4 @@
-"""The softmax policy, the PPO update and their configs (controller=softmax, controller=ppo)."""
+"""The softmax policy, the PPO update and their configs (controller=softmax, experiment=ppo)."""
 
 from collections.abc import Sequence
 
@@ -241,7 +241,7 @@ def test_controller_softmax_is_the_reference_reinforce():
     controller = build_controller(cfg, NB201, seed=0)
     assert isinstance(controller, PolicyGradientController)
     assert isinstance(controller.policy, SoftmaxPolicy)
-    ppo = typed_config(compose_config(["controller=ppo"])).controller
+    ppo = typed_config(compose_config(["experiment=ppo"])).controller
     assert (ppo.name, ppo.update, ppo.ppo_epochs, ppo.ppo_clip) == ("lstm", "ppo", 4, 0.2)
     assert isinstance(build_controller(ppo, NB201, seed=0).policy, LSTMPolicy)
 

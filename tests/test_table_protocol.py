@@ -239,11 +239,11 @@ SMALL_TABLE = [*TABLE, "search_space.ops=[none,skip_connect,nor_conv_3x3]"]  # 7
 
 
 @pytest.mark.parametrize(
-    ("controller", "learns"),
-    [("softmax_nb201", True), ("ppo", True), ("random", False)],
+    ("preset", "learns"),
+    [("experiment=softmax_nb201", True), ("experiment=ppo", True), ("controller=random", False)],
 )
-def test_softmax_reinforce_and_ppo_learn_on_a_small_table(tmp_path, controller, learns):
-    overrides = [*SMALL_TABLE, f"controller={controller}", "budget.children=120", "budget.batch=10"]
+def test_softmax_reinforce_and_ppo_learn_on_a_small_table(tmp_path, preset, learns):
+    overrides = [*SMALL_TABLE, preset, "budget.children=120", "budget.batch=10"]
     run_search(tmp_path / "run", [*overrides, "plots=false"])
     proposed = [r["reward"] for r in records(tmp_path / "run")]  # cached repeats included
     first, last = proposed[:40], proposed[-40:]
