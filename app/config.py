@@ -21,14 +21,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from app.errors import describe, describe_under, renamed
 from child.data.datasets import DATASETS
-from child.evaluation.config import (
-    ChildConfig,
-    LocalEvaluatorConfig,
-    RayEvaluatorConfig,
-    SharedEvaluatorConfig,
-    TableEvaluatorConfig,
-)
-from child.evaluation.rewards import REWARDS
+from child.evaluation.config import ChildConfig
+from child.evaluation.registry import EVALUATORS, REWARDS
 from child.spaces import SPACES
 from controller.factory import CONTROLLERS
 from core.errors import ConfigError
@@ -91,18 +85,14 @@ class RetrainConfig:
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
+# Each config group's option schemas, from the parts its registry found; `child` is one recipe.
 SCHEMAS: dict[str, dict[str, type]] = {
-    "dataset": {name: dataset.config for name, dataset in DATASETS.items()},
-    "search_space": {name: space.config for name, space in SPACES.items()},
-    "controller": CONTROLLERS,
-    "evaluator": {
-        "local": LocalEvaluatorConfig,
-        "ray": RayEvaluatorConfig,
-        "table": TableEvaluatorConfig,
-        "shared": SharedEvaluatorConfig,
-    },
+    "dataset": DATASETS.schemas(),
+    "search_space": SPACES.schemas(),
+    "controller": CONTROLLERS.schemas(),
+    "evaluator": EVALUATORS.schemas(),
     "child": {"child": ChildConfig},
-    "reward": REWARDS,
+    "reward": REWARDS.schemas(),
 }
 
 

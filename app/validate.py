@@ -1,9 +1,10 @@
 """The one validation pass, run before any data is loaded, worker started or file written.
 
-Each part keeps the checks of its own settings beside its code (`check_recipe`,
-`check_controller`, a reward's `check`, a space's constructor, `check_dataset`,
-`check_ray_config`); this module calls them all, in one place, and adds what concerns the
-whole run: finite numbers everywhere, the seed and the budget.
+Each part checks its own settings: a controller's, evaluator's, data set's or reward's config
+has a `check()` (called through its registry, which also refuses an unknown name), a space's
+constructor checks its config, and the trainer's `check_recipe` the recipe. This module calls
+them all, in one place, and adds what concerns the whole run: finite numbers everywhere, the
+seed and the budget, and the combinations of parts that cannot work together.
 """
 
 from __future__ import annotations
@@ -13,15 +14,9 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from app.config import SearchConfig
-from child.data.datasets import check_dataset
-from child.evaluation.config import (
-    ChildConfig,
-    LocalEvaluatorConfig,
-    RayEvaluatorConfig,
-    SharedEvaluatorConfig,
-    TableEvaluatorConfig,
-)
-from child.evaluation.ray_evaluator import check_ray_config
+from child.data.datasets import DATASETS
+from child.evaluation.config import ChildConfig, SharedEvaluatorConfig, TableEvaluatorConfig
+from child.evaluation.registry import EVALUATORS, REWARDS
 from child.evaluation.shared import supernet_builder
 from child.evaluation.trainer import check_recipe
 from child.spaces import build_space
@@ -47,7 +42,7 @@ def validate(cfg: SearchConfig) -> None:
             "evaluator=shared (DARTS trains its architecture weights through the supernet)"
         )
     check_recipe(cfg.child)
-    cfg.reward.check()
+    REWARDS.check(cfg.reward)
     cfg.reward.check_metric()
     check_cost_metric(cfg)
     if cfg.reward.metric != "accuracy" and isinstance(
@@ -59,15 +54,10 @@ def validate(cfg: SearchConfig) -> None:
         )
     build_space(cfg.search_space)
     if not isinstance(cfg.evaluator, TableEvaluatorConfig):  # a table needs no data set
-        check_dataset(cfg.dataset)
+        DATASETS.check(cfg.dataset)
     if isinstance(cfg.evaluator, SharedEvaluatorConfig):
         check_shared(cfg)
-    if isinstance(cfg.evaluator, RayEvaluatorConfig):
-        check_ray_config(cfg.evaluator)
-    if isinstance(cfg.evaluator, LocalEvaluatorConfig):
-        workers, retries = cfg.evaluator.workers, cfg.evaluator.max_retries
-        require(workers is None or workers >= 1, "evaluator.workers", workers, "null or >= 1")
-        require(retries >= 0, "evaluator.max_retries", retries, "an int >= 0")
+    EVALUATORS.check(cfg.evaluator)
 
 
 def check_budget(cfg: SearchConfig) -> None:
@@ -128,7 +118,10 @@ UNUSED_SHARED_RECIPE = ("device", "threads", "precision", "compile", "eval_batch
 
 
 def check_shared(cfg: SearchConfig) -> None:
-    """Weight sharing needs a space with a supernet, the plain accuracy reward, a sane recipe."""
+    """Weight sharing needs a space with a supernet, the plain accuracy reward, a sane recipe.
+
+    The evaluator's own counts are its config's `check()`.
+    """
     shared = cfg.evaluator
     supernet_builder(cfg.search_space)
     require(
@@ -147,14 +140,3 @@ def check_shared(cfg: SearchConfig) -> None:
             value,
             f"unset: the supernet uses child.{name}",
         )
-    require(
-        shared.controller_steps >= 1, "evaluator.controller_steps", shared.controller_steps, ">= 1"
-    )
-    require(shared.val_batch_size >= 1, "evaluator.val_batch_size", shared.val_batch_size, ">= 1")
-    require(shared.derive_samples >= 0, "evaluator.derive_samples", shared.derive_samples, ">= 0")
-    require(
-        0 <= shared.param_free_warning <= 1,
-        "evaluator.param_free_warning",
-        shared.param_free_warning,
-        "a share in [0, 1]",
-    )

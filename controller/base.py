@@ -1,11 +1,14 @@
-"""The interface every controller implements: propose architectures, learn from their rewards."""
+"""The interface every controller implements, and how a controller module declares itself."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.architecture import Architecture
+from core.registry import PartDef
+from core.space import SearchSpace
 
 
 class Controller(Protocol):
@@ -35,3 +38,14 @@ class Controller(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state from `state_dict`."""
         ...
+
+
+@dataclass(frozen=True)
+class ControllerDef(PartDef):
+    """A controller, declared by its module as `CONTROLLER = ControllerDef(...)`.
+
+    - `config`: the dataclass schema of `controller=<name>`, with a `check()` of its settings.
+    - `build`: (space, config, seed) → the controller; the config has passed its check.
+    """
+
+    build: Callable[[SearchSpace, Any, int], Controller]

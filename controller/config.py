@@ -1,8 +1,17 @@
-"""Typed configs of the controllers (the Hydra schemas of `conf/controller/*.yaml`)."""
+"""Typed configs of the controllers (the Hydra schemas of `conf/controller/*.yaml`).
+
+Each config checks its own settings (`check()`, called by the validation pass and before a
+controller is built); a config that extends another extends its check.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from core.errors import require
+
+ADVANTAGES = ("baseline", "rank")
+UPDATES = ("reinforce", "ppo")
 
 
 @dataclass
@@ -44,6 +53,72 @@ class PolicyGradientConfig:
     ppo_epochs: int = 4
     ppo_clip: float = 0.2
 
+    def check(self) -> None:
+        """Raise ConfigError for an update, advantage or term that cannot work."""
+        require(self.lr > 0, "controller.lr", self.lr, "a positive learning rate")
+        require(
+            self.grad_clip >= 0,
+            "controller.grad_clip",
+            self.grad_clip,
+            "a max gradient norm > 0, or 0 for no clipping",
+        )
+        require(
+            self.entropy_weight >= 0,
+            "controller.entropy_weight",
+            self.entropy_weight,
+            "a number >= 0",
+        )
+        require(self.skip_weight >= 0, "controller.skip_weight", self.skip_weight, "a number >= 0")
+        require(self.temperature > 0, "controller.temperature", self.temperature, "a number > 0")
+        require(
+            self.tanh_constant >= 0,
+            "controller.tanh_constant",
+            self.tanh_constant,
+            "a number >= 0 (0 turns clipping off)",
+        )
+        require(
+            0 <= self.baseline_decay < 1,
+            "controller.baseline_decay",
+            self.baseline_decay,
+            "a decay in [0, 1)",
+        )
+        require(
+            0 < self.skip_target < 1,
+            "controller.skip_target",
+            self.skip_target,
+            "a probability strictly between 0 and 1",
+        )
+        require(
+            self.advantage in ADVANTAGES,
+            "controller.advantage",
+            self.advantage,
+            f"one of {', '.join(ADVANTAGES)}",
+        )
+        require(self.rank_window >= 0, "controller.rank_window", self.rank_window, "an int >= 0")
+        require(self.elite_size >= 0, "controller.elite_size", self.elite_size, "an int >= 0")
+        require(
+            self.elite_weight >= 0, "controller.elite_weight", self.elite_weight, "a number >= 0"
+        )
+        require(
+            0 <= self.adam_beta1 < 1,
+            "controller.adam_beta1",
+            self.adam_beta1,
+            "a number in [0, 1)",
+        )
+        require(
+            self.update in UPDATES,
+            "controller.update",
+            self.update,
+            f"one of {', '.join(UPDATES)}",
+        )
+        require(self.ppo_epochs >= 1, "controller.ppo_epochs", self.ppo_epochs, "an int >= 1")
+        require(
+            0 < self.ppo_clip < 1,
+            "controller.ppo_clip",
+            self.ppo_clip,
+            "a number strictly between 0 and 1",
+        )
+
 
 @dataclass
 class LSTMControllerConfig(PolicyGradientConfig):
@@ -52,6 +127,12 @@ class LSTMControllerConfig(PolicyGradientConfig):
     name: str = "lstm"
     hidden_size: int = 64
     num_layers: int = 1
+
+    def check(self) -> None:
+        """The LSTM's size, then the policy-gradient settings."""
+        require(self.hidden_size >= 1, "controller.hidden_size", self.hidden_size, "an int >= 1")
+        require(self.num_layers >= 1, "controller.num_layers", self.num_layers, "an int >= 1")
+        super().check()
 
 
 @dataclass
@@ -77,6 +158,9 @@ class RandomControllerConfig:
 
     name: str = "random"
 
+    def check(self) -> None:
+        """Nothing to check."""
+
 
 @dataclass
 class EvolutionControllerConfig:
@@ -85,6 +169,16 @@ class EvolutionControllerConfig:
     name: str = "evolution"
     population: int = 50  # random children until the population is full; then the oldest dies
     sample_size: int = 25  # each parent is the best of this many random members
+
+    def check(self) -> None:
+        """A population to select from, and tournaments that fit in it."""
+        require(self.population >= 2, "controller.population", self.population, "an int >= 2")
+        require(
+            1 <= self.sample_size <= self.population,
+            "controller.sample_size",
+            self.sample_size,
+            f"an int in [1, population={self.population}]",
+        )
 
 
 @dataclass
@@ -102,3 +196,12 @@ class DartsControllerConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     weight_decay: float = 1e-3
+
+    def check(self) -> None:
+        """Adam's settings."""
+        require(self.lr > 0, "controller.lr", self.lr, "a positive learning rate")
+        require(0 <= self.beta1 < 1, "controller.beta1", self.beta1, "a number in [0, 1)")
+        require(0 <= self.beta2 < 1, "controller.beta2", self.beta2, "a number in [0, 1)")
+        require(
+            self.weight_decay >= 0, "controller.weight_decay", self.weight_decay, "a number >= 0"
+        )

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from controller.base import ControllerDef
 from controller.config import DartsControllerConfig
 from controller.softmax_policy import INIT_STD, decision_table, logit_count
 from core.architecture import Architecture
@@ -154,3 +155,6 @@ def _mix(decision: Decision, logits: torch.Tensor) -> torch.Tensor:
             logits = logits.masked_fill(~allowed, float("-inf"))
         return torch.softmax(logits, 0)
     return torch.sigmoid(logits)
+
+
+CONTROLLER = ControllerDef(name="darts", config=DartsControllerConfig, build=DartsController)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from controller.base import ControllerDef
 from controller.config import EvolutionControllerConfig
 from core.architecture import Architecture
 from core.space import SearchSpace
@@ -78,3 +79,8 @@ class RegularizedEvolution:
         )
         # A checkpoint from before proposals were counted: every proposal had been learned.
         self.proposed = state.get("proposed", len(self.population))
+
+
+CONTROLLER = ControllerDef(
+    name="evolution", config=EvolutionControllerConfig, build=RegularizedEvolution
+)

@@ -10,15 +10,13 @@ from typing import Any
 
 import torch
 
+from controller.base import ControllerDef
 from controller.config import LSTMControllerConfig, PolicyGradientConfig, SoftmaxControllerConfig
 from controller.decision_policy import DecisionPolicy, Rollout
 from controller.policy import LSTMPolicy
 from controller.softmax_policy import SoftmaxPolicy
 from core.architecture import Architecture
 from core.space import SearchSpace
-
-ADVANTAGES = ("baseline", "rank")
-UPDATES = ("reinforce", "ppo")
 
 
 def build_policy(space: SearchSpace, cfg: PolicyGradientConfig) -> DecisionPolicy:
@@ -254,3 +252,9 @@ class PolicyGradientController:
         self.recent = deque(state.get("recent", ()), maxlen=self.cfg.rank_window)
         self.elite = {Architecture.from_json(a): float(r) for a, r in state.get("elite", ())}
         self.generator.set_state(state["generator"])
+
+
+CONTROLLER = (
+    ControllerDef(name="lstm", config=LSTMControllerConfig, build=PolicyGradientController),
+    ControllerDef(name="softmax", config=SoftmaxControllerConfig, build=PolicyGradientController),
+)

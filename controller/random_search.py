@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from controller.base import ControllerDef
+from controller.config import RandomControllerConfig
 from core.architecture import Architecture
 from core.space import SearchSpace
 
@@ -37,3 +39,11 @@ class RandomSearch:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the RNG state."""
         self.rng.bit_generator.state = state["rng"]
+
+
+def build_random(space: SearchSpace, cfg: RandomControllerConfig, seed: int) -> RandomSearch:
+    """Random search over `space` (its config has no settings)."""
+    return RandomSearch(space, seed)
+
+
+CONTROLLER = ControllerDef(name="random", config=RandomControllerConfig, build=build_random)

@@ -34,8 +34,9 @@ REPO_FOLDERS = (
     "tests",
 )
 EXTENSIONS = (".py", ".yaml", ".yml", ".md", ".csv", ".png", ".sh", ".json", ".txt", ".toml")
-# The worked example of docs/extending.md names the files a reader creates for a new space.
-EXAMPLE_NAMES = ("mlp",)
+# The worked examples of docs/extending.md name the files a reader creates (a space, a
+# controller).
+EXAMPLE_NAMES = ("mlp", "greedy")
 
 
 def config_groups() -> set[str]:

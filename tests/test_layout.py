@@ -17,12 +17,22 @@ import torch
 import yaml
 from omegaconf import OmegaConf
 
+import controller
+import controller.factory
 from app.config import SCHEMAS, compose_config, typed_config
+from child.data.datasets import DATASETS, DatasetDef
+from child.evaluation.evaluator import EvaluatorDef
+from child.evaluation.registry import EVALUATORS, REWARDS
+from child.evaluation.rewards import RewardDef
 from child.spaces import SPACES, SpaceDef
+from controller.base import ControllerDef
 from controller.config import LSTMControllerConfig
+from controller.factory import CONTROLLERS, build_controller
 from controller.policy_gradient import PolicyGradientController
 from core.errors import ConfigError
-from tests.helpers import CONF, ROOT
+from core.registry import PartDef, Registry, discover
+from core.space import SearchSpace
+from tests.helpers import CONF, ROOT, run_search
 
 GROUPS = ("dataset", "search_space", "controller", "evaluator", "child", "reward")
 
@@ -97,9 +107,19 @@ def test_every_option_composes_and_states_only_what_it_changes(group, option):
 
 
 def test_each_group_option_has_a_schema_and_each_schema_an_option():
+    # Each option is a declared part (REGISTRIES, below) and each part has its option.
     # One controller file per algorithm: tuned and published settings are experiments.
     for group in ("dataset", "search_space", "reward", "controller"):
-        assert options(group) == sorted(SCHEMAS[group]), group
+        assert options(group) == sorted(SCHEMAS[group]) == sorted(REGISTRIES[group][0]), group
+    for group in ("evaluator",):  # with presets of other options among them
+        names = {
+            getattr(typed_config(compose_config([f"{group}={o}"])), group).name
+            for o in options(group)
+        }
+        assert names == set(SCHEMAS[group]) == set(REGISTRIES[group][0]), group
+    # evaluator=table_oracle is a preset of table, not a part of its own.
+    oracle = typed_config(compose_config(["evaluator=table_oracle"])).evaluator
+    assert oracle.name == "table" and oracle.value_column == "cifar10_test_200ep"
 
 
 def experiment_parts(name: str) -> tuple[dict[str, str], dict, dict]:
@@ -199,18 +219,23 @@ def test_every_space_is_registered_once_with_its_yaml_and_everything_it_declares
         assert callable(space.network) and callable(space.format)
 
 
-def readme_space_module(tmp_path: Path, monkeypatch):
-    """The README's "Adding a search space" example, imported as a module."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Adding a search space") :]
+def extending_example(heading: str, name: str, folder: Path, monkeypatch):
+    """The first Python block under `heading` in docs/extending.md, imported as module `name`."""
+    text = (ROOT / "docs" / "extending.md").read_text()
+    section = text[text.index(heading) :]
     code = section[section.index("```python\n") + len("```python\n") :]
-    path = tmp_path / "readme_mlp.py"
+    path = folder / f"{name.rpartition('.')[2]}.py"
     path.write_text(code[: code.index("```")])
-    spec = importlib.util.spec_from_file_location("readme_mlp", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "readme_mlp", module)  # dataclasses look their module up
+    monkeypatch.setitem(sys.modules, name, module)  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def readme_space_module(tmp_path: Path, monkeypatch):
+    """The "Adding a search space" example of docs/extending.md, imported as a module."""
+    return extending_example("## Adding a search space", "readme_mlp", tmp_path, monkeypatch)
 
 
 def test_the_readme_example_space_is_complete_and_works(tmp_path, monkeypatch):
@@ -495,3 +520,89 @@ def test_core_runs_without_torch():
         ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\n")
     )
     assert "torch" in runtime_imports(ast.parse("def f():\n    import torch\n"))
+
+
+REGISTRIES = {
+    "dataset": (DATASETS, DatasetDef),
+    "search_space": (SPACES, SpaceDef),
+    "controller": (CONTROLLERS, ControllerDef),
+    "evaluator": (EVALUATORS, EvaluatorDef),
+    "reward": (REWARDS, RewardDef),
+}
+
+
+@pytest.mark.parametrize("group", sorted(REGISTRIES))
+def test_every_part_kind_is_discovered_with_its_schema_and_check(group):
+    registry, kind = REGISTRIES[group]
+    assert len(registry) >= 2 and registry.key == group
+    assert SCHEMAS[group] == {name: part.config for name, part in registry.items()}
+    for name, part in registry.items():
+        assert isinstance(part, kind) and part.name == name
+        cfg = part.config()
+        assert cfg.name == name  # the schema's own name is the option it declares
+        if group == "search_space":  # a space checks its config in its constructor
+            continue
+        try:
+            registry.check(cfg)  # the defaults pass...
+        except ConfigError as err:  # ...but for data files that this checkout lacks
+            assert str(err).startswith("dataset.path="), err
+    with pytest.raises(ConfigError, match=f"{group}.name='nope' is unknown: expected one of"):
+        registry.find("nope")
+
+
+def test_discovery_refuses_a_name_declared_twice(tmp_path, monkeypatch):
+    package = tmp_path / "twice"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for module in ("a", "b"):
+        (package / f"{module}.py").write_text(
+            "from core.registry import PartDef\nPART = PartDef(name='x', config=dict)\n"
+        )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("twice", "twice.a", "twice.b"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    with pytest.raises(RuntimeError, match="'x' is declared twice: in twice.a and in twice.b"):
+        discover("twice", PartDef, "PART")
+    for name in ("twice", "twice.a", "twice.b"):
+        sys.modules.pop(name, None)
+
+
+def test_the_extending_example_controller_registers_builds_and_searches(tmp_path, monkeypatch):
+    # Put the page's controller/greedy.py where discovery looks: one more folder of `controller`.
+    monkeypatch.setattr(controller, "__path__", [*controller.__path__, str(tmp_path)])
+    module = extending_example("## Adding a controller", "controller.greedy", tmp_path, monkeypatch)
+    found = Registry("controller", "controller", ControllerDef, "CONTROLLER")
+    assert set(found) == set(CONTROLLERS) | {"greedy"}
+    definition = found["greedy"]
+    assert definition is module.CONTROLLER and definition.config is module.GreedyControllerConfig
+    monkeypatch.setattr(controller.factory, "CONTROLLERS", found)
+    monkeypatch.setitem(SCHEMAS["controller"], "greedy", definition.config)
+
+    space: SearchSpace = SPACES["nb201"].space(SPACES["nb201"].config())
+    greedy = build_controller(definition.config(epsilon=0.1), space, seed=0)
+    for _ in range(5):
+        archs = greedy.propose(4)
+        greedy.learn(archs, [float(len(str(a)) % 7) for a in archs])
+    twin = build_controller(definition.config(epsilon=0.1), space, seed=1)
+    twin.load_state_dict(greedy.state_dict())
+    assert twin.propose(8) == greedy.propose(8) and twin.favourite() == greedy.favourite()
+
+    with pytest.raises(ConfigError, match=r"^controller.epsilon=2 is invalid: expected a share"):
+        build_controller(definition.config(epsilon=2), space, seed=0)
+
+    # A tiny search on the NAS-Bench-201 table, chosen by name as `controller=greedy` would.
+    summary, _ = run_search(
+        tmp_path / "run",
+        [
+            "search_space=nb201",
+            "evaluator=table",
+            "controller=random",
+            "controller.name=greedy",
+            "+controller.epsilon=0.3",
+            "budget.children=12",
+            "budget.batch=4",
+            "plots=false",
+            "progress=false",
+        ],
+    )
+    assert summary["children"] == 12, summary

@@ -2,12 +2,16 @@
 
 These dataclasses are the Hydra schemas (registered in `app.config`) and also the objects the
 code runs on. Their defaults are the only ones: the YAML files in conf/dataset/ state only what
-they change.
+they change. Each checks its own settings (`check()`); files are looked for, never read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from child.data.image_files import locate_cifar10, locate_fashion_mnist, locate_mnist
+from core.errors import require
 
 
 @dataclass
@@ -20,6 +24,21 @@ class DatasetConfig:
     # imbalance ** (k / (C - 1)) of its examples (class 0 all of them, the last class the
     # share `imbalance`). The test set stays as published. null: as published.
     imbalance: float | None = None
+
+    def check(self) -> None:
+        """The validation fraction and the imbalance must be shares."""
+        require(
+            0.0 < self.val_fraction < 1.0,
+            "dataset.val_fraction",
+            self.val_fraction,
+            "a fraction strictly between 0 and 1",
+        )
+        require(
+            self.imbalance is None or 0.0 < self.imbalance <= 1.0,
+            "dataset.imbalance",
+            self.imbalance,
+            "null, or the share in (0, 1] that the last class keeps",
+        )
 
 
 @dataclass
@@ -39,6 +58,16 @@ class DigitsConfig(DatasetConfig):
     test_fraction: float = 0.2  # held out once, with split_seed, the same for every run
     split_seed: int = 0
 
+    def check(self) -> None:
+        """The shared settings, and a test fraction that leaves a training set."""
+        super().check()
+        require(
+            0.0 < self.test_fraction < 1.0,
+            "dataset.test_fraction",
+            self.test_fraction,
+            "a fraction strictly between 0 and 1",
+        )
+
 
 @dataclass
 class Cifar10Config(DatasetConfig):
@@ -48,6 +77,11 @@ class Cifar10Config(DatasetConfig):
     path: str = "data/cifar10"  # folder of the files, relative to the cwd
     val_fraction: float = 0.1  # carved from the training set with the run's seed
     limit: int | None = None  # keep only the first N training images (e.g. 5000 on a CPU)
+
+    def check(self) -> None:
+        """The shared settings, a limit that leaves both splits, and the files in place."""
+        super().check()
+        check_image_files(self, locate_cifar10)
 
 
 @dataclass
@@ -59,6 +93,11 @@ class FashionMnistConfig(DatasetConfig):
     val_fraction: float = 0.1  # carved from the training set with the run's seed
     limit: int | None = None  # keep only the first N training images (e.g. 5000 on a CPU)
 
+    def check(self) -> None:
+        """The shared settings, a limit that leaves both splits, and the files in place."""
+        super().check()
+        check_image_files(self, locate_fashion_mnist)
+
 
 @dataclass
 class MnistConfig(DatasetConfig):
@@ -68,6 +107,11 @@ class MnistConfig(DatasetConfig):
     path: str = "data/mnist"  # folder of the files, relative to the cwd
     val_fraction: float = 0.1  # carved from the training set with the run's seed
     limit: int | None = None  # keep only the first N training images (e.g. 5000 on a CPU)
+
+    def check(self) -> None:
+        """The shared settings, a limit that leaves both splits, and the files in place."""
+        super().check()
+        check_image_files(self, locate_mnist)
 
 
 @dataclass
@@ -88,3 +132,33 @@ class SyntheticConfig(DatasetConfig):
     noise: float = 2.0  # std of the noise added to the templates (whose std is ~0.75)
     val_fraction: float = 0.1  # carved from the training set with the run's seed
     data_seed: int = 0  # the templates and images: the same data for every run seed
+
+    def check(self) -> None:
+        """The shared settings, a shape, and sizes that make a data set."""
+        super().check()
+        require(
+            len(self.shape) in (2, 3) and all(s >= 1 for s in self.shape),
+            "dataset.shape",
+            list(self.shape),
+            "[channels, length] or [channels, height, width] of ints >= 1",
+        )
+        require(self.classes >= 2, "dataset.classes", self.classes, "an int >= 2")
+        require(self.train >= 2, "dataset.train", self.train, "an int >= 2")
+        require(self.test >= 1, "dataset.test", self.test, "an int >= 1")
+        require(self.noise >= 0, "dataset.noise", self.noise, "a std >= 0")
+
+
+def check_image_files(
+    cfg: Cifar10Config | FashionMnistConfig | MnistConfig, locate: Callable[[str], None]
+) -> None:
+    """A limit that leaves a train and a validation split; the files where `locate` looks."""
+    if cfg.limit is not None:
+        require(cfg.limit >= 1, "dataset.limit", cfg.limit, "null or an int >= 1")
+        carved = round(cfg.limit * cfg.val_fraction)
+        require(
+            1 <= carved < cfg.limit,
+            "dataset.limit",
+            cfg.limit,
+            f"enough images for a train and a validation split at val_fraction={cfg.val_fraction}",
+        )
+    locate(cfg.path)

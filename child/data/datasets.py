@@ -25,16 +25,9 @@ from child.data.config import (
     MnistConfig,
     SyntheticConfig,
 )
-from child.data.image_files import (
-    ImageArrays,
-    locate_cifar10,
-    locate_fashion_mnist,
-    locate_mnist,
-    read_cifar10,
-    read_fashion_mnist,
-    read_mnist,
-)
-from core.errors import ConfigError, require
+from child.data.image_files import ImageArrays, read_cifar10, read_fashion_mnist, read_mnist
+from core.errors import ConfigError
+from core.registry import PartDef, Registry
 
 
 @dataclass(frozen=True)
@@ -204,84 +197,33 @@ def load_synthetic(cfg: SyntheticConfig, seed: int) -> DataSplits:
     return make_splits("synthetic", train, draw(cfg.test), cfg.val_fraction, seed, cfg.classes)
 
 
-def _check_synthetic(cfg: SyntheticConfig) -> None:
-    require(
-        len(cfg.shape) in (2, 3) and all(s >= 1 for s in cfg.shape),
-        "dataset.shape",
-        list(cfg.shape),
-        "[channels, length] or [channels, height, width] of ints >= 1",
-    )
-    require(cfg.classes >= 2, "dataset.classes", cfg.classes, "an int >= 2")
-    require(cfg.train >= 2, "dataset.train", cfg.train, "an int >= 2")
-    require(cfg.test >= 1, "dataset.test", cfg.test, "an int >= 1")
-    require(cfg.noise >= 0, "dataset.noise", cfg.noise, "a std >= 0")
-
-
-def _check_images(locate: Callable[[str], None]) -> Callable[[Any], None]:
-    def check(cfg: Any) -> None:
-        if cfg.limit is not None:
-            require(cfg.limit >= 1, "dataset.limit", cfg.limit, "null or an int >= 1")
-            carved = round(cfg.limit * cfg.val_fraction)
-            require(
-                1 <= carved < cfg.limit,
-                "dataset.limit",
-                cfg.limit,
-                f"enough images for a train and a validation split at val_fraction="
-                f"{cfg.val_fraction}",
-            )
-        locate(cfg.path)
-
-    return check
-
-
-def _check_digits(cfg: DigitsConfig) -> None:
-    require(
-        0.0 < cfg.test_fraction < 1.0,
-        "dataset.test_fraction",
-        cfg.test_fraction,
-        "a fraction strictly between 0 and 1",
-    )
-
-
 @dataclass(frozen=True)
-class DatasetDef:
-    """One data set: its config schema, its loader, and the checks that need no loading."""
+class DatasetDef(PartDef):
+    """A data set, declared by its module as `DATASET = DatasetDef(...)` (or a tuple of them).
 
-    config: type
+    - `config`: the dataclass schema of `dataset=<name>`, with a `check()` that reads no file.
+    - `load`: (config, run seed) → its `DataSplits`, the validation split carved with the seed.
+    """
+
     load: Callable[[Any, int], DataSplits]
-    check: Callable[[Any], None] = lambda cfg: None
 
 
-DATASETS: dict[str, DatasetDef] = {
-    "mnist1d": DatasetDef(Mnist1dConfig, load_mnist1d),
-    "digits": DatasetDef(DigitsConfig, load_digits, _check_digits),
-    "cifar10": DatasetDef(Cifar10Config, load_cifar10, _check_images(locate_cifar10)),
-    "fashion_mnist": DatasetDef(
-        FashionMnistConfig, load_fashion_mnist, _check_images(locate_fashion_mnist)
-    ),
-    "mnist": DatasetDef(MnistConfig, load_mnist, _check_images(locate_mnist)),
-    "synthetic": DatasetDef(SyntheticConfig, load_synthetic, _check_synthetic),
-}
+DATASET = (
+    DatasetDef(name="mnist1d", config=Mnist1dConfig, load=load_mnist1d),
+    DatasetDef(name="digits", config=DigitsConfig, load=load_digits),
+    DatasetDef(name="cifar10", config=Cifar10Config, load=load_cifar10),
+    DatasetDef(name="fashion_mnist", config=FashionMnistConfig, load=load_fashion_mnist),
+    DatasetDef(name="mnist", config=MnistConfig, load=load_mnist),
+    DatasetDef(name="synthetic", config=SyntheticConfig, load=load_synthetic),
+)
+
+# Every `DATASET` of `child/data/`: a new data set is a module there plus conf/dataset/<name>.yaml.
+DATASETS: Registry[DatasetDef] = Registry("dataset", __package__, DatasetDef, "DATASET")
 
 
 def check_dataset(cfg: Any) -> None:
     """Raise ConfigError for a bad `dataset` config; files are looked for, never read."""
-    if cfg.name not in DATASETS:
-        raise ConfigError(f"dataset.name={cfg.name!r} is unknown: expected one of {list(DATASETS)}")
-    require(
-        0.0 < cfg.val_fraction < 1.0,
-        "dataset.val_fraction",
-        cfg.val_fraction,
-        "a fraction strictly between 0 and 1",
-    )
-    imbalance = getattr(cfg, "imbalance", None)
-    require(
-        imbalance is None or 0.0 < imbalance <= 1.0,
-        "dataset.imbalance",
-        imbalance,
-        "null, or the share in (0, 1] that the last class keeps",
-    )
-    DATASETS[cfg.name].check(cfg)
+    DATASETS.check(cfg)
 
 
 def load_dataset(cfg: Any, seed: int) -> DataSplits:

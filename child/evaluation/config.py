@@ -1,13 +1,18 @@
-"""Typed configs of the child half: data sets, the training recipe, rewards and evaluators.
+"""Typed configs of the child half: the training recipe and the evaluators; how one is declared.
 
 These dataclasses are the Hydra schemas (registered in `app.config`) and also the
 objects the code runs on: `OmegaConf.to_object` turns a validated config into instances.
 Their defaults are the only ones: the YAML files in conf/ state only what a preset changes.
+Each evaluator config checks its own settings (`check()`); each evaluator module declares
+itself with an `EvaluatorDef` (found by `child.evaluation.registry`).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+
+from core.errors import require
 
 
 @dataclass
@@ -52,6 +57,12 @@ class LocalEvaluatorConfig:
     workers: int | None = None
     max_retries: int = 2  # a child whose worker died is trained again, then recorded as failed
 
+    def check(self) -> None:
+        """Workers and retries must be counts."""
+        workers, retries = self.workers, self.max_retries
+        require(workers is None or workers >= 1, "evaluator.workers", workers, "null or >= 1")
+        require(retries >= 0, "evaluator.max_retries", retries, "an int >= 0")
+
 
 @dataclass
 class RayEvaluatorConfig:
@@ -63,6 +74,41 @@ class RayEvaluatorConfig:
     cpus_per_child: float = 1.0  # Ray resources per child (fractions allowed)
     gpus_per_child: float = 0.0  # e.g. 0.25 packs four children on one GPU
     max_retries: int = 2  # a dead worker or a raising task is retried, then recorded as failed
+
+    def check(self) -> None:
+        """Raise ConfigError for resources or retries that cannot work.
+
+        For a local instance (no `address`) a child must fit on it: Ray would otherwise wait
+        forever for a worker that can never start. A cluster's size is checked once joined.
+        """
+        require(self.cpus_per_child > 0, "evaluator.cpus_per_child", self.cpus_per_child, "> 0")
+        require(self.gpus_per_child >= 0, "evaluator.gpus_per_child", self.gpus_per_child, ">= 0")
+        require(self.max_retries >= 0, "evaluator.max_retries", self.max_retries, "an int >= 0")
+        require(
+            self.num_cpus is None or self.num_cpus >= 1,
+            "evaluator.num_cpus",
+            self.num_cpus,
+            "null (all cores) or an int >= 1",
+        )
+        if self.address is None:
+            import torch  # only to count this machine's GPUs; composing a config needs no torch
+
+            self.require_fits(self.num_cpus or os.cpu_count() or 1, torch.cuda.device_count())
+
+    def require_fits(self, cpus: float, gpus: float) -> None:
+        """Raise ConfigError unless one child fits on `cpus` CPUs and `gpus` GPUs."""
+        require(
+            self.cpus_per_child <= cpus,
+            "evaluator.cpus_per_child",
+            self.cpus_per_child,
+            f"at most the {cpus:g} CPUs Ray has (evaluator.num_cpus={self.num_cpus})",
+        )
+        require(
+            self.gpus_per_child <= gpus,
+            "evaluator.gpus_per_child",
+            self.gpus_per_child,
+            f"at most the {gpus:g} GPUs Ray has",
+        )
 
 
 def _shared_recipe() -> ChildConfig:
@@ -95,6 +141,20 @@ class SharedEvaluatorConfig:
     # (pool, identity, skip, none): the collapse weight sharing is known for.
     param_free_warning: float = 0.5
 
+    def check(self) -> None:
+        """Its own counts and share (its recipe is checked with the trainer's `check_recipe`)."""
+        require(
+            self.controller_steps >= 1, "evaluator.controller_steps", self.controller_steps, ">= 1"
+        )
+        require(self.val_batch_size >= 1, "evaluator.val_batch_size", self.val_batch_size, ">= 1")
+        require(self.derive_samples >= 0, "evaluator.derive_samples", self.derive_samples, ">= 0")
+        require(
+            0 <= self.param_free_warning <= 1,
+            "evaluator.param_free_warning",
+            self.param_free_warning,
+            "a share in [0, 1]",
+        )
+
 
 @dataclass
 class TableEvaluatorConfig:
@@ -119,3 +179,6 @@ class TableEvaluatorConfig:
         ]
     )
     scale: float = 0.01  # multiplies the value and report columns: percent -> fraction
+
+    def check(self) -> None:
+        """Nothing to check before reading: the table itself checks its path and columns."""

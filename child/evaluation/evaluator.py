@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from child.evaluation.rewards import Reward
 from child.evaluation.trainer import torch_threads, train
 from child.spaces import SpaceConfig, build_network
 from core.architecture import Architecture
+from core.registry import PartDef
 
 
 @dataclass(frozen=True)
@@ -143,3 +145,27 @@ def evaluate_child(
 def _cuda_devices(data: DataSplits) -> list[int]:
     device = data.train_x.device
     return [device.index or 0] if device.type == "cuda" else []
+
+
+@dataclass(frozen=True)
+class EvaluatorSetup:
+    """What an evaluator is built from: its own config and the run's settings it may need."""
+
+    evaluator: Any  # its own config: the schema instance its `EvaluatorDef` declares
+    dataset: Any  # the data set's config; an evaluator that trains loads it
+    space: SpaceConfig
+    child: ChildConfig
+    reward: Reward
+    seed: int
+
+
+@dataclass(frozen=True)
+class EvaluatorDef(PartDef):
+    """An evaluator, declared by its module as `EVALUATOR = EvaluatorDef(...)`.
+
+    - `config`: the dataclass schema of `evaluator=<name>`, with a `check()` of its settings.
+    - `build`: setup → (the evaluator, the data it trains on, or None if it trains nothing).
+      It loads what it needs (data, a table) and raises ConfigError for what only then shows.
+    """
+
+    build: Callable[[EvaluatorSetup], tuple[Evaluator, DataSplits | None]]

@@ -14,52 +14,23 @@ from typing import Any
 
 import torch
 
-from child.data.datasets import DataSplits
+from child.data.datasets import DataSplits, load_dataset
 from child.evaluation.config import ChildConfig, RayEvaluatorConfig
 from child.evaluation.costs import count_params
-from child.evaluation.evaluator import ChildJob, Evaluator, evaluate_child
+from child.evaluation.evaluator import (
+    ChildJob,
+    Evaluator,
+    EvaluatorDef,
+    EvaluatorSetup,
+    evaluate_child,
+)
 from child.evaluation.result import ChildResult, Status
 from child.evaluation.rewards import Reward
 from child.evaluation.trainer import resolve_device
 from child.spaces import SpaceConfig, build_network
-from core.errors import ConfigError, require
+from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-
-def check_ray_config(cfg: RayEvaluatorConfig) -> None:
-    """Raise ConfigError for resources or retries that cannot work.
-
-    For a local instance (no `address`) a child must fit on it: Ray would otherwise wait
-    forever for a worker that can never start. A cluster's size is checked once joined.
-    """
-    require(cfg.cpus_per_child > 0, "evaluator.cpus_per_child", cfg.cpus_per_child, "> 0")
-    require(cfg.gpus_per_child >= 0, "evaluator.gpus_per_child", cfg.gpus_per_child, ">= 0")
-    require(cfg.max_retries >= 0, "evaluator.max_retries", cfg.max_retries, "an int >= 0")
-    require(
-        cfg.num_cpus is None or cfg.num_cpus >= 1,
-        "evaluator.num_cpus",
-        cfg.num_cpus,
-        "null (all cores) or an int >= 1",
-    )
-    if cfg.address is None:
-        cpus = cfg.num_cpus or os.cpu_count() or 1
-        _require_fits(cfg.cpus_per_child, cpus, gpus=torch.cuda.device_count(), cfg=cfg)
-
-
-def _require_fits(cpus_per_child: float, cpus: float, gpus: float, cfg: RayEvaluatorConfig) -> None:
-    require(
-        cpus_per_child <= cpus,
-        "evaluator.cpus_per_child",
-        cpus_per_child,
-        f"at most the {cpus:g} CPUs Ray has (evaluator.num_cpus={cfg.num_cpus})",
-    )
-    require(
-        cfg.gpus_per_child <= gpus,
-        "evaluator.gpus_per_child",
-        cfg.gpus_per_child,
-        f"at most the {gpus:g} GPUs Ray has",
-    )
 
 
 def _train(
@@ -94,7 +65,7 @@ class RayEvaluator(Evaluator):
         child_cfg: ChildConfig,
         reward_cfg: Reward,
     ) -> None:
-        check_ray_config(cfg)
+        cfg.check()
         try:
             import ray
         except ImportError as err:  # pragma: no cover - ray is in requirements.txt
@@ -125,7 +96,7 @@ class RayEvaluator(Evaluator):
             retry_exceptions=True,
         )
         resources = ray.cluster_resources()
-        _require_fits(cfg.cpus_per_child, resources.get("CPU", 0), resources.get("GPU", 0), cfg)
+        cfg.require_fits(resources.get("CPU", 0), resources.get("GPU", 0))
         self._warm_up_workers()
         self._pending: dict[Any, ChildJob] = {}  # running task → its job
         log.info("ray: %s", resources)
@@ -180,3 +151,14 @@ class RayEvaluator(Evaluator):
         """Shut Ray down if this evaluator started it."""
         if self.started_ray and self.ray.is_initialized():
             self.ray.shutdown()
+
+
+def build_ray(setup: EvaluatorSetup) -> tuple[RayEvaluator, DataSplits]:
+    """A Ray evaluator; the data stays on the CPU, each worker moves it to its own device."""
+    data = load_dataset(setup.dataset, setup.seed)
+    evaluator = RayEvaluator(setup.evaluator, data, setup.space, setup.child, setup.reward)
+    return evaluator, data
+
+
+# Declaring it imports no ray: `RayEvaluator` imports it when built (it takes a while).
+EVALUATOR = EvaluatorDef(name="ray", config=RayEvaluatorConfig, build=build_ray)

@@ -1,7 +1,9 @@
 """Rewards: a trained child's validation accuracies (and cost) → the controller's reward.
 
 Each reward is a config schema (`reward=<name>`) that also computes itself, so a reward has
-exactly the settings it uses: `reward=val_acc reward.power=3` is refused while composing.
+exactly the settings it uses: `reward=val_acc reward.power=3` is refused while composing. A
+module declares its rewards as `REWARD` (a `RewardDef`, or a tuple of them), found by
+`child.evaluation.registry`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 from child.evaluation.metrics import METRICS
 from core.errors import require
+from core.registry import PartDef
 
 COST_METRICS = ("params", "latency", "flops")
 
@@ -164,8 +167,13 @@ class CostReward(Reward):
         return float(val_curve[-1] * ratio**weight)
 
 
-REWARDS: dict[str, type[Reward]] = {
-    "val_acc": ValAccReward,
-    "zoph": ZophReward,
-    "cost": CostReward,
-}
+@dataclass(frozen=True)
+class RewardDef(PartDef):
+    """A reward, declared by its module: `config` is the `Reward` subclass, schema and formula."""
+
+
+REWARD = (
+    RewardDef(name="val_acc", config=ValAccReward),
+    RewardDef(name="zoph", config=ZophReward),
+    RewardDef(name="cost", config=CostReward),
+)

@@ -24,12 +24,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from child.data.datasets import DataSplits
+from child.data.datasets import DataSplits, load_dataset
 from child.evaluation.config import SharedEvaluatorConfig
 from child.evaluation.costs import count_params
-from child.evaluation.evaluator import ChildJob
+from child.evaluation.evaluator import ChildJob, EvaluatorDef, EvaluatorSetup
 from child.evaluation.result import ChildResult
-from child.evaluation.trainer import augment_batch, lr_factor, make_optimizer
+from child.evaluation.trainer import augment_batch, lr_factor, make_optimizer, resolve_device
 from child.spaces import SpaceConfig, build_network, space_def
 from core.architecture import Architecture
 from core.errors import ConfigError
@@ -209,3 +209,12 @@ class SharedEvaluator:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def build_shared(setup: EvaluatorSetup) -> tuple[SharedEvaluator, DataSplits]:
+    """The supernet's evaluator, with the data on the recipe's device."""
+    data = load_dataset(setup.dataset, setup.seed).to(resolve_device(setup.child.device))
+    return SharedEvaluator(setup.evaluator, data, setup.space, setup.seed), data
+
+
+EVALUATOR = EvaluatorDef(name="shared", config=SharedEvaluatorConfig, build=build_shared)

@@ -19,11 +19,13 @@ import statistics
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from child.evaluation.config import TableEvaluatorConfig
-from child.evaluation.evaluator import ChildJob, InTurnEvaluator
+from child.evaluation.evaluator import ChildJob, EvaluatorDef, EvaluatorSetup, InTurnEvaluator
 from child.evaluation.result import ChildResult, Status
 from child.evaluation.rewards import Reward, ValAccReward
-from child.spaces import bundled_table, format_arch
+from child.spaces import build_space, bundled_table, format_arch
 from core.architecture import Architecture
 from core.errors import ConfigError, invalid, require
 
@@ -306,3 +308,19 @@ def _number(text: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
+
+
+def build_table(setup: EvaluatorSetup) -> tuple[TableEvaluator, None]:
+    """The table's evaluator; ConfigError if the table lists no architecture of the space."""
+    evaluator = TableEvaluator.from_config(setup.evaluator, setup.reward)
+    probe = build_space(setup.space).sample(np.random.default_rng(0))
+    if probe not in evaluator.table:
+        raise ConfigError(
+            f"evaluator=table has no entry for architectures of search_space="
+            f"{setup.space.name} (e.g. {format_arch(probe)}): use a matching space"
+        )
+    return evaluator, None
+
+
+# `evaluator=table_oracle` is a preset of this one (conf/evaluator/table_oracle.yaml).
+EVALUATOR = EvaluatorDef(name="table", config=TableEvaluatorConfig, build=build_table)

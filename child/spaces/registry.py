@@ -10,12 +10,9 @@ diagram.py, tables/); adding a space is one folder in `child/spaces/` plus one Y
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -24,6 +21,7 @@ from matplotlib.figure import Figure
 from child.spaces import drawing
 from core.architecture import Architecture
 from core.errors import ConfigError
+from core.registry import PartDef, Registry
 from core.space import SearchSpace
 from core.supernet import SupernetBuilder
 
@@ -41,7 +39,7 @@ NetworkBuilder = Callable[[Architecture, tuple[int, ...], int, Any], "nn.Module"
 
 
 @dataclass(frozen=True)
-class SpaceDef:
+class SpaceDef(PartDef):
     """Everything the code knows of one search space.
 
     - `config`: the dataclass schema of `search_space=<name>`; its defaults are the only ones.
@@ -58,8 +56,6 @@ class SpaceDef:
     - `table`: a CSV of results the space ships (`child.evaluation.table`), or None.
     """
 
-    name: str
-    config: type
     space: Callable[[Any], SearchSpace]
     network: NetworkBuilder
     format: Callable[[Architecture], str] = str
@@ -70,29 +66,15 @@ class SpaceDef:
     table: Path | None = None
 
 
-def discover() -> Mapping[str, SpaceDef]:
-    """Every `SPACE` declared by a space folder's `space.py`, by name (read-only)."""
-    found: dict[str, SpaceDef] = {}
-    for folder in pkgutil.iter_modules([str(Path(__file__).parent)]):
-        if not folder.ispkg:
-            continue
-        module = importlib.import_module(f"{__package__}.{folder.name}.space")
-        definition = getattr(module, "SPACE", None)
-        if isinstance(definition, SpaceDef):
-            if definition.name in found:
-                raise RuntimeError(f"two modules declare the search space {definition.name!r}")
-            found[definition.name] = definition
-    return MappingProxyType(dict(sorted(found.items())))
-
-
-SPACES = discover()
+# Every space folder's `space.py` `SPACE`, by name (read-only; found on first use).
+SPACES: Registry[SpaceDef] = Registry(
+    "search_space", __package__, SpaceDef, "SPACE", module="space"
+)
 
 
 def space_def(name: str) -> SpaceDef:
     """The definition of the space `name`; ConfigError naming the known ones otherwise."""
-    if name not in SPACES:
-        raise ConfigError(f"search_space.name={name!r} is unknown: expected one of {list(SPACES)}")
-    return SPACES[name]
+    return SPACES.find(name)
 
 
 def bundled_table(name: str | None = None) -> Path:
