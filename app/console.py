@@ -24,10 +24,10 @@ def make_console() -> Console:
 
 
 class SearchProgress:
-    """A rich progress bar over children evaluated, showing the current and best reward.
+    """A rich progress bar over what a search counts (children, epochs), with a status.
 
-    When the output is not a terminal (a log file, CI, a multirun job) it prints one plain line
-    per controller step instead, so the log stays readable.
+    When the output is not a terminal (a log file, CI, a multirun job) the loop's lines (one per
+    controller step or epoch) are printed instead, so the log stays readable.
     """
 
     def __init__(self, total: int, enabled: bool = True, console: Console | None = None) -> None:
@@ -54,83 +54,15 @@ class SearchProgress:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def child_done(self, evaluated: int, reward: float, best: float) -> None:
-        """Move the bar after one evaluated child."""
-        status = f"reward {reward:.4f}  best {best:.4f}"
-        self.progress.update(self.task, completed=evaluated, status=status)
+    def update(self, completed: int, status: str) -> None:
+        """Move the bar to `completed` (children, epochs) with `status` beside it."""
+        self.progress.update(self.task, completed=completed, status=status)
 
-    def step_done(
-        self,
-        step: int,
-        evaluated: int,
-        rewards: Sequence[float],
-        best: float,
-        entropy: float | None,
-    ) -> None:
-        """After a controller update: one line when there is no live bar."""
-        if self.live or not self.enabled or not rewards:
-            return
-        extra = f" | entropy {entropy:.2f}" if entropy is not None else ""
-        self.console.print(
-            f"step {step:4d} | children {evaluated}/{self.total} | reward mean "
-            f"{sum(rewards) / len(rewards):.4f} max {max(rewards):.4f} | best {best:.4f}{extra}",
-            highlight=False,
-            markup=False,
-        )
-
-    def epoch_done(
-        self,
-        epoch: int,
-        epochs: int,
-        train_loss: float,
-        reward_mean: float,
-        entropy: float | None,
-        param_free: float | None,
-    ) -> None:
-        """After a shared-weight epoch (evaluator=shared): the bar, or one line.
-
-        `param_free` is None for a space without parameter-free ops (nothing to watch).
-        """
-        self.progress.update(
-            self.task, completed=epoch, status=f"loss {train_loss:.3f}  reward {reward_mean:.4f}"
-        )
+    def line(self, *fields: str) -> None:
+        """One line of `fields` joined by " | ", printed only when there is no live bar."""
         if self.live or not self.enabled:
             return
-        extra = f" | entropy {entropy:.2f}" if entropy is not None else ""
-        self.console.print(
-            f"epoch {epoch:3d}/{epochs} | supernet loss {train_loss:.4f} | reward mean "
-            f"{reward_mean:.4f}{extra}{_param_free(param_free)}",
-            highlight=False,
-            markup=False,
-        )
-
-    def darts_epoch_done(
-        self,
-        epoch: int,
-        epochs: int,
-        train_loss: float,
-        val_loss: float,
-        argmax_acc: float,
-        entropy: float,
-        param_free: float | None,
-    ) -> None:
-        """After a DARTS epoch (controller=darts): the bar, or one line."""
-        self.progress.update(
-            self.task, completed=epoch, status=f"loss {train_loss:.3f}  argmax {argmax_acc:.4f}"
-        )
-        if self.live or not self.enabled:
-            return
-        self.console.print(
-            f"epoch {epoch:3d}/{epochs} | supernet loss {train_loss:.4f} | val loss (mixed) "
-            f"{val_loss:.4f} | argmax val acc (shared) {argmax_acc:.4f} | alpha entropy "
-            f"{entropy:.2f}{_param_free(param_free)}",
-            highlight=False,
-            markup=False,
-        )
-
-
-def _param_free(share: float | None) -> str:
-    return "" if share is None else f" | parameter-free {100 * share:.0f}%"
+        self.console.print(" | ".join(fields), highlight=False, markup=False)
 
 
 def summary_table(rows: Sequence[tuple[str, str]], title: str) -> Table:

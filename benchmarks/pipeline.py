@@ -42,7 +42,7 @@ import numpy as np
 from rich.console import Console
 
 from app.config import BudgetConfig, compose_config
-from app.loop import Search
+from app.loops.multi_trial import MultiTrialSearch
 from app.run_files import RunFiles
 from app.search import search_main
 from child.evaluation.evaluator import ChildJob, Evaluator
@@ -182,7 +182,7 @@ def simulate_one(workers: int, depth: int, durations: Sequence[float], children:
     evaluator = SleepEvaluator(workers, durations, seed=workers)
     budget = BudgetConfig(children=children, batch=workers, patience=0, depth=depth)
     with tempfile.TemporaryDirectory() as tmp:
-        search = Search(
+        search = MultiTrialSearch(
             RandomSearch(space, 0),
             evaluator,
             budget,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from app.config import compose_config
-from app.darts_loop import DartsSearch
+from app.loops.darts import DartsSearch
 from app.retrain import retrain_main
 from child.data.datasets import DataSplits
 from child.evaluation.config import SharedEvaluatorConfig

@@ -5,7 +5,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from app.config import BudgetConfig
 from app.console import SearchProgress
-from app.loop import Search
+from app.loops.multi_trial import MultiTrialSearch
 from app.run_files import RunFiles
 from app.tb_log import SearchLogger, flat_hparams
 from child.evaluation.evaluator import InTurnEvaluator
@@ -153,7 +153,7 @@ def make_search(tmp_path, archs, children, batch, cache=True):
     files = RunFiles(tmp_path)
     controller, evaluator = ScriptedController(archs), CountingEvaluator()
     logger = SearchLogger(tmp_path, TOY_SPACE)
-    search = Search(
+    search = MultiTrialSearch(
         controller,
         evaluator,
         BudgetConfig(children=children, batch=batch),

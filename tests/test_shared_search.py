@@ -141,7 +141,7 @@ def test_a_target_reward_stops_after_the_update_that_reaches_it_and_is_kept_for_
     assert "Stopped early: target reached" in printed
     assert (run / "derive.json").exists()  # the search still derives its best
     saved = torch.load(run / "checkpoint.pt", weights_only=False)["state"]
-    assert saved["on_target"] == summary["stopped"]  # a resumed run stops there too
+    assert saved["stopped"] == summary["stopped"]  # a resumed run stops there too
     _, again = run_search(tmp_path / "again", [f"resume={run}"])
     assert "already finished" in again
     # Without a target the same search runs all its epochs and says nothing of targets.
