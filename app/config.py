@@ -124,7 +124,10 @@ JOB_NAME_LIMIT = 120  # characters of a sweep job's directory name, its number i
 
 
 def job_dir_name(number: Any, overrides: Any) -> str:
-    """A sweep job's directory: its number and its overrides, e.g. `3-controller=lstm,seed=1`.
+    """A sweep job's directory: its number and overrides, e.g. `3-controller=lstm,seed=1`.
+
+    `overrides` is Hydra's `override_dirname`, from which app/sweep_names.py leaves out the
+    overrides that every job of the sweep shares.
 
     TensorBoard names runs by directory, so its run list then says what each run was. A `/`
     in a value would nest directories and becomes `_`; a name too long for a file system is cut

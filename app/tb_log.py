@@ -195,6 +195,18 @@ HPARAM_KEYS = (
     "budget.depth",
 )
 
+
+def unsmoothed(tag: str) -> list[Any]:
+    """A custom-scalars chart of `tag` that TensorBoard's smoothing slider leaves alone.
+
+    Smoothing a running maximum draws it below the true one, so a best shows up later than it
+    was found. The custom-scalars page smooths its multiline charts but never its
+    margin charts (tensorboard 2.21: tf-custom-scalar-margin-chart-card passes no smoothing
+    to its line chart), so the curve is a margin chart whose margins are the curve itself.
+    """
+    return ["Margin", [tag, tag, tag]]
+
+
 # TensorBoard's custom-scalars page: what a researcher looks at first, on one screen.
 LAYOUT = {
     "1 reward": {
@@ -202,11 +214,10 @@ LAYOUT = {
             "Multiline",
             ["reward/mean", "reward/max", "controller/baseline"],
         ],
-        "best reward so far (vs controller step)": ["Multiline", ["reward/best_so_far"]],
-        "best reward so far vs children evaluated": [
-            "Multiline",
-            ["reward_by_children/best_so_far"],
-        ],
+        "best reward so far (vs controller step, never smoothed)": unsmoothed("reward/best_so_far"),
+        "best reward so far vs children evaluated (never smoothed)": unsmoothed(
+            "reward_by_children/best_so_far"
+        ),
     },
     "2 controller": {
         "policy entropy": ["Multiline", ["controller/entropy"]],

@@ -304,6 +304,38 @@ def test_jobs_named_by_their_overrides_are_found_in_number_order(tmp_path):
     assert found == ["2-controller=lstm,seed=0", "3", "10-controller=random,seed=1"]
 
 
+@pytest.mark.parametrize(
+    "names",
+    [
+        # Before sweeps were named by what varies: every override of the call.
+        [
+            "0-controller=lstm,dataset=digits,seed=0",
+            "1-controller=lstm,dataset=digits,seed=1",
+            "2-controller=lstm,dataset=digits,seed=2",
+            "3-controller=random,dataset=digits,seed=0",
+            "4-controller=random,dataset=digits,seed=1",
+            "5-controller=random,dataset=digits,seed=2",
+        ],
+        # Now: only what varies across the sweep.
+        [f"{job}-controller={c},seed={s}" for job, (c, s, _, _) in enumerate(SWEEP)],
+        # Hydra's plain numbers, and a cut name with its hash.
+        ["0", "1", "2", "3-controller=random,seed=0", "4", "5-" + "x" * 110 + "~0123abcd"],
+    ],
+)
+def test_compare_reads_sweeps_whatever_their_jobs_are_named(sweep, tmp_path, names):
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    for job, name in enumerate(names):
+        (sweep / str(job)).rename(renamed / name)
+    (sweep / "multirun.yaml").rename(renamed / "multirun.yaml")
+    result = compare([renamed], budgets=[2])
+    assert [(g.label, len(g.runs)) for g in result.groups] == [
+        ("controller=lstm", 3),
+        ("controller=random", 3),
+    ]
+    assert [run.dir.name for g in result.groups for run in g.runs] == names
+
+
 def test_a_sweep_names_its_job_directories_by_their_overrides(tmp_path):
     from app.config import JOB_NAME_LIMIT, job_dir_name
 
