@@ -301,6 +301,9 @@ def trace(model: nn.Module, example: torch.Tensor, name: str) -> torch.jit.Scrip
         with warnings.catch_warnings():
             # Tracing unrolls a recurrent cell over the fixed sequence length: meant, not a risk.
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            # PyTorch deprecates TorchScript for torch.export, but its files still load in
+            # torch.jit.load and LibTorch (C++), which is what an export is for.
+            warnings.simplefilter("ignore", DeprecationWarning)
             return torch.jit.trace(model, example, check_trace=False)
     except Exception as err:
         raise ConfigError(f"{name} cannot be exported to TorchScript: {first_line(err)}") from err
@@ -340,7 +343,9 @@ def to_onnx(
 
 def run_torchscript(path: Path, batch: torch.Tensor) -> np.ndarray:
     """The logits the saved TorchScript file gives for `batch`."""
-    loaded = torch.jit.load(str(path), map_location="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # see trace()
+        loaded = torch.jit.load(str(path), map_location="cpu")
     with torch.no_grad():
         return loaded(batch).numpy()
 
