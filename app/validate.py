@@ -14,6 +14,7 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from app.config import SearchConfig
+from child.data.config import UserDataConfig
 from child.data.datasets import DATASETS
 from child.evaluation.config import ChildConfig, SharedEvaluatorConfig, TableEvaluatorConfig
 from child.evaluation.registry import EVALUATORS, REWARDS
@@ -55,6 +56,12 @@ def validate(cfg: SearchConfig) -> None:
     build_space(cfg.search_space)
     if not isinstance(cfg.evaluator, TableEvaluatorConfig):  # a table needs no data set
         DATASETS.check(cfg.dataset)
+    elif isinstance(cfg.dataset, UserDataConfig):
+        raise ConfigError(
+            f"dataset={cfg.dataset.name} is invalid with evaluator=table: a table's rewards "
+            "were measured on its own data and it reads none; train on yours with "
+            "evaluator=local (or shared)"
+        )
     if isinstance(cfg.evaluator, SharedEvaluatorConfig):
         check_shared(cfg)
     EVALUATORS.check(cfg.evaluator)

@@ -2,7 +2,9 @@
 
 These dataclasses are the Hydra schemas (registered in `app.config`) and also the objects the
 code runs on. Their defaults are the only ones: the YAML files in conf/dataset/ state only what
-they change. Each checks its own settings (`check()`); files are looked for, never read.
+they change. Each checks its own settings (`check()`). The built-in sets' files are looked for,
+never read; the user's own data (`dataset=folder`, `dataset=arrays`) is read and checked whole,
+so that a bad file is refused before a run directory is written (and read once: `load` reuses it).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from child.data.image_files import locate_cifar10, locate_fashion_mnist, locate_mnist
+from child.data.image_folder import read_image_folder
+from child.data.npz_arrays import KINDS, LAYOUTS, read_npz
+from child.data.user_files import UserArrays
 from core.errors import require
 
 
@@ -146,6 +151,116 @@ class SyntheticConfig(DatasetConfig):
         require(self.train >= 2, "dataset.train", self.train, "an int >= 2")
         require(self.test >= 1, "dataset.test", self.test, "an int >= 1")
         require(self.noise >= 0, "dataset.noise", self.noise, "a std >= 0")
+
+
+@dataclass
+class UserDataConfig(DatasetConfig):
+    """What the user's own data sets share: a path, a test split, flips (see conf/dataset/)."""
+
+    path: str = ""  # required: relative to the working directory
+    val_fraction: float = 0.2  # carved from the training set with the run's seed
+    # Without a test set in the files, this share is carved from them once, with split_seed,
+    # the same for every run seed (as for the digits).
+    test_fraction: float = 0.2
+    split_seed: int = 0
+    hflip: bool = False  # whether a mirrored image keeps its label (images only)
+
+    def check(self) -> None:
+        """The shared settings, a test fraction, and the files read and checked whole."""
+        super().check()
+        require(
+            0.0 < self.test_fraction < 1.0,
+            "dataset.test_fraction",
+            self.test_fraction,
+            "a fraction strictly between 0 and 1",
+        )
+        require(bool(self.path), "dataset.path", self.path, f"the path of your {self.what}")
+        self.check_split_sizes(self.read())
+
+    def check_split_sizes(self, arrays: UserArrays) -> None:
+        """Enough examples for a train, a validation and a test split at these fractions."""
+        n = len(arrays.train[1])
+        n_test = len(arrays.test[1]) if arrays.test else int(round(n * self.test_fraction))
+        n_train = n if arrays.test else n - n_test
+        n_val = int(round(n_train * self.val_fraction))
+        require(
+            n_test >= 1 and 1 <= n_val < n_train,
+            "dataset.path",
+            self.path,
+            f"enough examples for train, validation and test splits, but {n} examples leave "
+            f"{n_train - n_val} / {n_val} / {n_test} at dataset.val_fraction={self.val_fraction} "
+            f"and dataset.test_fraction={self.test_fraction}",
+        )
+
+    @property
+    def what(self) -> str:
+        """What `path` names, in words."""
+        raise NotImplementedError
+
+    def read(self) -> UserArrays:
+        """The data as arrays (read once per process while the files are unchanged)."""
+        raise NotImplementedError
+
+
+@dataclass
+class FolderConfig(UserDataConfig):
+    """Your images: PNG/JPEG files, one sub-folder per class (child/data/image_folder.py)."""
+
+    name: str = "folder"
+    size: list[int] | None = None  # [H, W] to resize every image to; null: all must be one size
+    channels: int | None = None  # 1 (grey) or 3 (RGB); null: grey if every image is, else RGB
+
+    @property
+    def what(self) -> str:
+        """What `path` names, in words."""
+        return "image folder (one sub-folder per class)"
+
+    def check(self) -> None:
+        """A size and channel count that make images, then the shared checks and the files."""
+        require(
+            self.size is None or (len(self.size) == 2 and all(int(s) >= 1 for s in self.size)),
+            "dataset.size",
+            self.size,
+            "null or [H, W] of ints >= 1",
+        )
+        require(self.channels in (None, 1, 3), "dataset.channels", self.channels, "null, 1 or 3")
+        super().check()
+
+    def read(self) -> UserArrays:
+        """The images as uint8 arrays (N, C, H, W) with their class indices."""
+        size = (int(self.size[0]), int(self.size[1])) if self.size is not None else None
+        return read_image_folder(self.path, size, self.channels)
+
+
+@dataclass
+class ArraysConfig(UserDataConfig):
+    """Your arrays: an .npz with x, y and optionally x_test, y_test, class_names (npz_arrays.py)."""
+
+    name: str = "arrays"
+    kind: str = "auto"  # auto | sequence | image: what one example of x is
+    layout: str = "auto"  # auto | channels_first | channels_last: where x's channel axis is
+    classes: int | None = None  # null: one more than the largest label
+
+    @property
+    def what(self) -> str:
+        """What `path` names, in words."""
+        return ".npz file (arrays x and y)"
+
+    def check(self) -> None:
+        """Known kind and layout, a class count, then the shared checks and the file."""
+        require(self.kind in KINDS, "dataset.kind", self.kind, f"one of {list(KINDS)}")
+        require(self.layout in LAYOUTS, "dataset.layout", self.layout, f"one of {list(LAYOUTS)}")
+        require(
+            self.classes is None or self.classes >= 2,
+            "dataset.classes",
+            self.classes,
+            "null or an int >= 2",
+        )
+        super().check()
+
+    def read(self) -> UserArrays:
+        """The examples as float32 (N, C, L) or (N, C, H, W) with int64 labels."""
+        return read_npz(self.path, self.kind, self.layout, self.classes)
 
 
 def check_image_files(

@@ -43,6 +43,10 @@ class DataSplits:
     test_y: torch.Tensor
     num_classes: int
     hflip: bool = False  # whether horizontal flips preserve the label (not for digits)
+    # The per-channel statistics every split was standardised with, shaped (1, C, 1[, 1]): an
+    # exported model applies them itself, so that it takes the data as read (app/export.py).
+    input_mean: torch.Tensor | None = None
+    input_std: torch.Tensor | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -105,6 +109,8 @@ def make_splits(
         test_x=norm(test[0]),
         test_y=labels(test[1]),
         num_classes=num_classes,
+        input_mean=mean,
+        input_std=std,
     )
 
 
@@ -203,17 +209,35 @@ class DatasetDef(PartDef):
 
     - `config`: the dataclass schema of `dataset=<name>`, with a `check()` that reads no file.
     - `load`: (config, run seed) → its `DataSplits`, the validation split carved with the seed.
+    - `class_names`: config → the name of each class index, read cheaply (None: unknown).
     """
 
     load: Callable[[Any, int], DataSplits]
+    class_names: Callable[[Any], tuple[str, ...] | None] | None = None
+
+
+DIGIT_NAMES = tuple(str(k) for k in range(10))
+CIFAR10_NAMES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+FASHION_MNIST_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+
+def _fixed(names: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
+    return lambda cfg: names
 
 
 DATASET = (
-    DatasetDef(name="mnist1d", config=Mnist1dConfig, load=load_mnist1d),
-    DatasetDef(name="digits", config=DigitsConfig, load=load_digits),
-    DatasetDef(name="cifar10", config=Cifar10Config, load=load_cifar10),
-    DatasetDef(name="fashion_mnist", config=FashionMnistConfig, load=load_fashion_mnist),
-    DatasetDef(name="mnist", config=MnistConfig, load=load_mnist),
+    DatasetDef("mnist1d", Mnist1dConfig, load_mnist1d, _fixed(DIGIT_NAMES)),
+    DatasetDef("digits", DigitsConfig, load_digits, _fixed(DIGIT_NAMES)),
+    DatasetDef("cifar10", Cifar10Config, load_cifar10, _fixed(CIFAR10_NAMES)),
+    DatasetDef(
+        "fashion_mnist", FashionMnistConfig, load_fashion_mnist, _fixed(FASHION_MNIST_NAMES)
+    ),
+    DatasetDef("mnist", MnistConfig, load_mnist, _fixed(DIGIT_NAMES)),
     DatasetDef(name="synthetic", config=SyntheticConfig, load=load_synthetic),
 )
 
@@ -233,6 +257,12 @@ def load_dataset(cfg: Any, seed: int) -> DataSplits:
     if getattr(cfg, "imbalance", None) is not None:
         splits = imbalanced(splits, cfg.imbalance, seed)
     return splits
+
+
+def class_names(cfg: Any) -> tuple[str, ...] | None:
+    """The name of each class index of the data set `cfg` names, when it is known."""
+    names = DATASETS.find(cfg.name).class_names
+    return names(cfg) if names is not None else None
 
 
 def imbalanced(splits: DataSplits, imbalance: float, seed: int) -> DataSplits:
