@@ -318,8 +318,12 @@ def differing_keys(runs: Sequence[Run]) -> list[str]:
 
 
 def group_label(settings: dict[str, str]) -> str:
-    """`key=value, key=value`, or `all` when nothing differs."""
-    return ", ".join(f"{k}={v}" for k, v in settings.items()) or "all"
+    """`key=value, key=value`, or `all` when nothing differs; null settings are left out.
+
+    A sweep of experiments beside a plain controller differs in `experiment`, which the plain
+    runs do not set: their label names their controller, not `experiment=None`.
+    """
+    return ", ".join(f"{k}={v}" for k, v in settings.items() if v != "None") or "all"
 
 
 def group_runs(runs: Sequence[Run]) -> list[Group]:

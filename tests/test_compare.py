@@ -15,6 +15,7 @@ from app.compare import (
     compare,
     default_budgets,
     expand_paths,
+    group_label,
     group_runs,
     load_run,
     parse_budgets,
@@ -344,3 +345,14 @@ def test_a_sweep_names_its_job_directories_by_their_overrides(tmp_path):
     assert job_dir_name(1, "evaluator.path=/data/t.csv") == "1-evaluator.path=_data_t.csv"
     long_a, long_b = job_dir_name(4, "x" * 300), job_dir_name(4, "x" * 299 + "y")
     assert len(long_a) == JOB_NAME_LIMIT and long_a != long_b
+
+
+def test_a_group_label_leaves_out_settings_its_runs_do_not_set():
+    # A sweep of experiments compared with a plain controller sweep: the plain runs set no
+    # experiment, and their label names what they do set.
+    assert group_label({"experiment": "None", "controller": "random"}) == "controller=random"
+    assert (
+        group_label({"experiment": "ppo", "controller": "lstm"})
+        == "experiment=ppo, controller=lstm"
+    )
+    assert group_label({"budget.minutes": "None"}) == "all"
