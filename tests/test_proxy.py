@@ -152,9 +152,10 @@ def test_scores_depend_only_on_the_seed(digits, proxy):
 
 def test_weight_dependent_scores_change_with_the_initialisation(digits):
     data, space_cfg, archs = digits
-    a = proxy_scores(archs, data, space_cfg, "snip", seed=5, batches=1, batch_size=16)
-    b = proxy_scores(archs, data, space_cfg, "snip", seed=6, batches=1, batch_size=16)
-    assert a != b
+    # synflow reads no data: only the weights, drawn from each child's seed, can change it.
+    a = proxy_scores(archs, data, space_cfg, "synflow", seed=5)
+    b = proxy_scores(archs, data, space_cfg, "synflow", seed=6)
+    assert all(x != y for x, y in zip(a, b, strict=True))
 
 
 @pytest.mark.parametrize("controller", ["lstm", "softmax", "random", "evolution"])
