@@ -14,8 +14,9 @@ drawn with the run seed. Reported per (space, seed) and as mean ± std over the 
 - Spearman ρ; the overlap of the top 10% (by the proxy and by the truth);
 - the stand-alone percentile of the proxy's top-1 pick (100: the best sampled architecture).
 
-Settings are tuned on the tuning seeds only (0-2 by default): for each data-reading proxy, the
-minibatch size (`--batch-sizes`, one minibatch) with the best mean τ there. The held-out seeds
+Settings are tuned on the tuning seeds only (0-2 by default, of every space that has them): for
+each data-reading proxy, the minibatch size (`--batch-sizes`, one minibatch) with the best mean
+τ over them. The held-out seeds
 (1000-1002) are scored once with those settings. An undefined score (NaN) ranks last.
 Results: benchmarks/results/proxy_ranking.json.
 """
@@ -110,54 +111,65 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32, 64, 128])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    results: dict[str, Any] = {"truth": str(args.truth), "spaces": {}}
+    truths: dict[tuple[str, int], dict[str, Any]] = {}
     for space in args.spaces:
-        files = {s: args.truth / f"{space}-seed{s}.json" for s in args.tune_seeds + args.seeds}
-        truths = {s: load(p) for s, p in files.items() if p.exists()}
-        tune = [s for s in args.tune_seeds if s in truths]
-        held = [s for s in args.seeds if s in truths]
+        for seed in args.tune_seeds + args.seeds:
+            path = args.truth / f"{space}-seed{seed}.json"
+            if path.exists():
+                truths[space, seed] = load(path)
+    ceilings = {k: float(kendalltau(*t["trainings"][:2]).statistic) for k, t in truths.items()}
+    means = {k: np.mean(np.asarray(t["trainings"]), axis=0) for k, t in truths.items()}
+    tune = [k for k in truths if k[1] in args.tune_seeds]
+    print(f"tuning on {tune}", flush=True)
+    # One batch size per proxy, the best mean τ over every tuning (space, seed).
+    settings: dict[str, int] = {}
+    tuning: dict[str, dict[int, float]] = {}
+    for proxy in args.proxies:
+        tuning[proxy] = {}
+        for size in [] if proxy in DATA_FREE or not tune else args.batch_sizes:
+            taus = [
+                metrics(score_file(truths[k], proxy, size)[0], means[k], ceilings[k])["tau"]
+                for k in tune
+            ]
+            tuning[proxy][size] = float(np.mean(taus))
+        settings[proxy] = max(tuning[proxy], key=tuning[proxy].get) if tuning[proxy] else 64
+    results: dict[str, Any] = {
+        "truth": str(args.truth),
+        "tuned_on": [f"{space}-seed{seed}" for space, seed in tune],
+        "tuning_tau_by_batch_size": tuning,
+        "batch_size": {p: None if p in DATA_FREE else settings[p] for p in args.proxies},
+        "spaces": {},
+    }
+    for space in args.spaces:
+        held = [s for s in args.seeds if (space, s) in truths]
         if not held:
             print(f"{space}: no held-out truth in {args.truth}; skipped")
             continue
-        ceilings = {s: float(kendalltau(*t["trainings"][:2]).statistic) for s, t in truths.items()}
-        means = {s: np.mean(np.asarray(t["trainings"]), axis=0) for s, t in truths.items()}
         out: dict[str, Any] = {
-            "tune_seeds": tune,
             "held_out_seeds": held,
-            "archs": {s: len(truths[s]["archs"]) for s in held},
-            "ceiling": {s: ceilings[s] for s in held},
+            "archs": {s: len(truths[space, s]["archs"]) for s in held},
+            "ceiling": {s: ceilings[space, s] for s in held},
             "proxies": {},
         }
         for proxy in args.proxies:
-            sizes = [64] if proxy in DATA_FREE else args.batch_sizes
-            tuned = {}
-            for size in sizes if tune and len(sizes) > 1 else []:
-                taus = [
-                    metrics(score_file(truths[s], proxy, size)[0], means[s], ceilings[s])["tau"]
-                    for s in tune
-                ]
-                tuned[size] = float(np.mean(taus))
-            size = max(tuned, key=tuned.get) if tuned else 64
             per_seed, ms = {}, []
             for s in held:
-                scores, milliseconds = score_file(truths[s], proxy, size)
-                per_seed[s] = metrics(scores, means[s], ceilings[s])
+                scores, milliseconds = score_file(truths[space, s], proxy, settings[proxy])
+                per_seed[s] = metrics(scores, means[space, s], ceilings[space, s])
                 ms.append(milliseconds)
             out["proxies"][proxy] = {
-                "batch_size": None if proxy in DATA_FREE else size,
-                "tuning_tau_by_batch_size": tuned,
                 "per_seed": per_seed,
                 "mean_std": summarise(list(per_seed.values())),
                 "ms_per_arch": round(float(np.mean(ms)), 1),
             }
             m = out["proxies"][proxy]["mean_std"]
             print(
-                f"{space:13s} {proxy:9s} bs {size:4d}  τ {m['tau']}  τ/ceiling "
+                f"{space:13s} {proxy:9s} bs {settings[proxy]:4d}  τ {m['tau']}  τ/ceiling "
                 f"{m['tau_of_ceiling']}  ρ {m['rho']}  top10 {m['top10']}  "
                 f"pick pct {m['pick_percentile']}  {np.mean(ms):.0f} ms/arch",
                 flush=True,
             )
-        ceiling = [ceilings[s] for s in held]
+        ceiling = [ceilings[space, s] for s in held]
         print(f"{space}: noise ceiling τ {np.mean(ceiling):.3f} ± {np.std(ceiling):.3f}")
         results["spaces"][space] = out
     RESULTS.mkdir(exist_ok=True)
