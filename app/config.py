@@ -20,6 +20,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from app.errors import describe, describe_under, renamed
+from app.warm_start import WarmStartConfig
 from child.data.datasets import DATASETS
 from child.evaluation.config import ChildConfig
 from child.evaluation.registry import EVALUATORS, REWARDS
@@ -60,6 +61,9 @@ class SearchConfig:
     child: ChildConfig = field(default_factory=ChildConfig)
     reward: Any = MISSING
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    # Before the search, the controller learns from zero-cost proxy scores of this many
+    # proposals (warm_start.children; 0: off). app/warm_start.py documents every key.
+    warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)
     seed: int = 0  # the run's seed: controller, validation split, and every child's seed
     cache: bool = True  # reuse the result of an architecture proposed again
     test_best: bool = True  # at the end, retrain the best child and report its test accuracy

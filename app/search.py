@@ -20,6 +20,7 @@ from app.parts import SearchParts, build_parts
 from app.run_files import RunFiles, atomic_write_json
 from app.tb_log import SearchLogger, flat_hparams
 from app.validate import validate
+from app.warm_start import warm_start_run
 from child.evaluation.evaluator import ChildJob, child_seed, evaluate_child
 from child.evaluation.result import ChildResult, Status
 from child.evaluation.trainer import resolve_device, torch_threads
@@ -131,6 +132,17 @@ def run_search(
     parts = build_parts(cfg)
     restore(files, parts, saved, console)
     state = saved.state if saved else SearchState()
+    warmed = warm_start_run(
+        cfg.warm_start,
+        parts.controller,
+        cfg.budget.batch,
+        parts.data,
+        parts.space_cfg,
+        cfg.seed,
+        run_dir,
+        cfg.child.device,
+        cfg.child.threads,
+    )
     log.info(
         "space %s, controller %s, evaluator %s, data %s",
         parts.space.name,
@@ -150,7 +162,7 @@ def run_search(
             loop = method.from_parts(cfg, parts, files, logger, progress, saved)
             loop.run()
         loop.conclude()
-        summary = finish(cfg, run_dir, loop, parts, logger)
+        summary = finish(cfg, run_dir, loop, parts, logger, warmed)
     finally:
         parts.evaluator.close()
         logger.close()
@@ -193,7 +205,12 @@ def test_best(cfg: SearchConfig, best: dict[str, Any], parts: SearchParts) -> fl
 
 
 def finish(
-    cfg: SearchConfig, run_dir: Path, loop: SearchLoop, parts: SearchParts, logger: SearchLogger
+    cfg: SearchConfig,
+    run_dir: Path,
+    loop: SearchLoop,
+    parts: SearchParts,
+    logger: SearchLogger,
+    warmed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Report on the best child; write best.json, summary.json and hparams.
 
@@ -229,6 +246,8 @@ def finish(
         "config": asdict(cfg),
     }
     summary.update(loop.summary_section(cfg, best))
+    if warmed is not None:
+        summary["warm_start"] = warmed
     nan = float("nan")
     best_value = float(best["val_acc"]) if best else nan
     final = {

@@ -14,9 +14,11 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from app.config import SearchConfig
+from app.warm_start import check_warm_start
 from child.data.config import UserDataConfig
 from child.data.datasets import DATASETS
 from child.evaluation.config import ChildConfig, SharedEvaluatorConfig, TableEvaluatorConfig
+from child.evaluation.proxy import ProxyEvaluatorConfig, check_proxy_reward
 from child.evaluation.registry import EVALUATORS, REWARDS
 from child.evaluation.shared import supernet_builder
 from child.evaluation.trainer import check_recipe
@@ -64,6 +66,9 @@ def validate(cfg: SearchConfig) -> None:
         )
     if isinstance(cfg.evaluator, SharedEvaluatorConfig):
         check_shared(cfg)
+    if isinstance(cfg.evaluator, ProxyEvaluatorConfig):
+        check_proxy_reward(cfg.evaluator.name, cfg.reward)
+    check_warm_start(cfg.warm_start, cfg.controller.name, cfg.evaluator.name)
     EVALUATORS.check(cfg.evaluator)
 
 

@@ -16,10 +16,13 @@ its parts; a resumed run does not (the checkpoint holds the warmed controller).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from app.run_files import atomic_write_bytes
 from child.data.datasets import DataSplits
 from child.evaluation.evaluator import ChildJob, child_seed
 from child.evaluation.proxy import ProxyEvaluator, ProxyEvaluatorConfig
@@ -136,6 +139,36 @@ def restart_baseline(controller: Controller) -> None:
         return
     state.update(baseline=None, reward_var=0.0, recent=[], elite=[])
     controller.load_state_dict(state)
+
+
+WARM_START = "warm_start.jsonl"
+
+
+def warm_start_run(
+    cfg: WarmStartConfig,
+    controller: Controller,
+    batch: int,
+    data: DataSplits | None,
+    space_cfg: SpaceConfig,
+    seed: int,
+    run_dir: Path,
+    device: str = "cpu",
+    threads: int = 1,
+) -> dict[str, Any] | None:
+    """A run's warm start: done once before its search (a resumed run reads what it did).
+
+    Its children go to `warm_start.jsonl`; the return value is summary.json's `warm_start`.
+    """
+    if not cfg.children or data is None:
+        return None
+    path = run_dir / WARM_START
+    if path.exists():  # a resumed run: its checkpoint holds the warmed controller
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        report = WarmStartReport(records, -(-len(records) // batch), 0.0)
+        return summary_of(report, cfg)
+    report = warm_start(controller, cfg, batch, data, space_cfg, seed, device, threads)
+    atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in report.records).encode())
+    return summary_of(report, cfg)
 
 
 def summary_of(report: WarmStartReport, cfg: WarmStartConfig) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from `--warm` proposals scored by `--proxy` at initialisation, `app.warm_start`,
 baseline restarts). Reported: the mean and the best search-time validation accuracy of the
 trained children, per seed and mean ± std, and the warm start's own time.
 
-The warm start is not yet a setting of the search (it needs one call in `app.search`); this
-script applies it by wrapping `build_parts`, exactly where that call would go. Settings were
+The warm start is the search's `warm_start.*` setting (measured first through a wrapper of
+`build_parts` at the same place in the run, before it became a setting). Settings were
 fixed before measuring (proxy params, the baseline proxy; 100 warm proposals); nothing was
 tuned on the reported seeds. Results: benchmarks/results/proxy_warm_start.json.
 """
@@ -28,37 +28,24 @@ import numpy as np
 import torch
 from rich.console import Console
 
-import app.search
 from app.config import compose_config
-from app.parts import build_parts
 from app.search import search_main
-from app.warm_start import WarmStartConfig, check_warm_start, summary_of, warm_start
+from app.warm_start import WarmStartConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def search(overrides: list[str], warm: WarmStartConfig | None, folder: Path) -> dict[str, Any]:
-    """One search; with `warm`, its controller is warmed right after the parts are built."""
-    report: dict[str, Any] = {}
-
-    def warmed_parts(cfg):  # noqa: ANN001, ANN202 (the signature of app.parts.build_parts)
-        parts = build_parts(cfg)
-        if warm is not None:
-            check_warm_start(warm, cfg.controller.name, cfg.evaluator.name)
-            done = warm_start(
-                parts.controller, warm, cfg.budget.batch, parts.data, parts.space_cfg, cfg.seed
-            )
-            report.update(summary_of(done, warm))
-        return parts
-
-    original = app.search.build_parts
-    app.search.build_parts = warmed_parts
-    try:
-        run_dir = folder / ("warm" if warm else "cold")
-        console = Console(file=io.StringIO())
-        summary = search_main(compose_config(overrides), run_dir, console)
-    finally:
-        app.search.build_parts = original
+    """One search; with `warm`, its controller is warmed first (the `warm_start.*` setting)."""
+    if warm is not None:
+        overrides = [
+            *overrides,
+            f"warm_start.children={warm.children}",
+            f"warm_start.proxy={warm.proxy}",
+            f"warm_start.reference={warm.reference}",
+        ]
+    run_dir = folder / ("warm" if warm else "cold")
+    summary = search_main(compose_config(overrides), run_dir, Console(file=io.StringIO()))
     records = [json.loads(line) for line in (run_dir / "children.jsonl").open()]
     trained = [r["val_acc"] for r in records if not r["cached"] and r["status"] == "ok"]
     return {
@@ -66,7 +53,7 @@ def search(overrides: list[str], warm: WarmStartConfig | None, folder: Path) -> 
         "best_val_acc": float(np.max(trained)),
         "children": summary["children"],
         "seconds": summary["seconds"],
-        "warm_start": report or None,
+        "warm_start": summary.get("warm_start"),
     }
 
 

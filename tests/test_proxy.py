@@ -237,3 +237,34 @@ def test_warm_start_settings_are_checked():
         check_warm_start(WarmStartConfig(children=10, proxy="zen"), "lstm", "local")
     with pytest.raises(ConfigError, match="warm_start.children"):
         check_warm_start(WarmStartConfig(children=-1), "lstm", "local")
+
+
+def test_a_warm_started_search_keeps_its_proxy_children_apart_and_resumes_without_them(tmp_path):
+    run = tmp_path / "run"
+    overrides = [*TINY_ANYWHERE, "evaluator.workers=1", "warm_start.children=6", "test_best=false"]
+    summary, _ = run_search(run, overrides)
+    warm = [json.loads(line) for line in (run / "warm_start.jsonl").open()]
+    assert len(warm) == 6 and all(r["evaluation"] == "proxy" for r in warm)
+    assert summary["warm_start"]["children"] == 6 and summary["warm_start"]["updates"] == 2
+    children = [json.loads(line) for line in (run / "children.jsonl").open()]
+    assert summary["children"] == 6 and all("evaluation" not in r for r in children)
+    assert summary["best"]["index"] in {r["index"] for r in children}
+    # A resumed run does not warm its (checkpointed) controller again.
+    before = (run / "warm_start.jsonl").read_bytes()
+    (run / "summary.json").unlink()
+    resumed, _ = run_search(tmp_path / "unused", [f"resume={run}"])
+    assert (run / "warm_start.jsonl").read_bytes() == before
+    assert resumed["warm_start"]["children"] == 6
+
+
+def test_a_warm_start_with_a_controller_it_cannot_teach_is_refused_in_one_line(tmp_path):
+    outcome = run_script(
+        "search.py", *TINY_ANYWHERE, "controller=random", "warm_start.children=4", cwd=tmp_path
+    )
+    assert_refused(outcome, "warm_start.children=4", "controller=random")
+
+
+def test_a_proxy_search_says_its_value_is_a_score(tmp_path):
+    summary, printed = run_search(tmp_path / "run", [*TINY_PROXY, "test_best=false"])
+    assert "a score, not an accuracy" in summary["value_meaning"]
+    assert "zero-cost proxy params" in printed and "validation accuracy" not in printed

@@ -314,16 +314,16 @@ class MultiTrialSearch(SearchLoop):
 
     @classmethod
     def value_label(cls, cfg: SearchConfig) -> str:
-        """A table's value column, else the validation accuracy."""
-        if isinstance(cfg.evaluator, TableEvaluatorConfig):
-            return cfg.evaluator.value_column
-        return "val_acc"
+        """What the evaluator says its value is (a table's column, a proxy), else val_acc."""
+        return getattr(cfg.evaluator, "value_label", "val_acc")
 
     def summary_section(self, cfg: SearchConfig, best: dict[str, Any] | None) -> dict[str, Any]:
         """What a table search's numbers mean (if it is one), and the Pareto front."""
         section: dict[str, Any] = {}
         if isinstance(cfg.evaluator, TableEvaluatorConfig):
             section["table"] = table_summary(cfg.evaluator, best)
+        elif meaning := getattr(cfg.evaluator, "value_meaning", None):
+            section["value_meaning"] = meaning  # a score that is not an accuracy (a proxy)
         section["pareto"] = pareto(cfg, self.files, cfg.plots)
         return section
 
@@ -341,8 +341,12 @@ class MultiTrialSearch(SearchLoop):
         if "table" in summary:
             rows += table_rows(summary["table"], best)
         else:
+            meaning = summary.get("value_meaning")
+            value = best.get("val_acc", 0.0)
             rows += [
-                ("validation accuracy (search)", f"{best.get('val_acc', 0.0):.4f}"),
+                (meaning, f"{value:.4g}")
+                if meaning
+                else ("validation accuracy (search)", f"{value:.4f}"),
                 (
                     "test accuracy (retrained, search recipe)",
                     f"{test:.4f}" if test is not None else "-",
@@ -383,11 +387,7 @@ def pareto(cfg: SearchConfig, files: RunFiles, draw: bool = True) -> dict[str, A
     front = front_records(records, cost)
     if not front:
         return None
-    accuracy = (
-        cfg.evaluator.value_column
-        if isinstance(cfg.evaluator, TableEvaluatorConfig)
-        else "validation accuracy (search)"
-    )
+    accuracy = getattr(cfg.evaluator, "value_label", "validation accuracy (search)")
     try:
         if draw:
             plot_front(records, front, files.dir / PARETO_PNG, cost, accuracy)

@@ -182,3 +182,8 @@ class TableEvaluatorConfig:
 
     def check(self) -> None:
         """Nothing to check before reading: the table itself checks its path and columns."""
+
+    @property
+    def value_label(self) -> str:
+        """What a child's `val_acc` holds: the table's value column."""
+        return self.value_column
