@@ -176,32 +176,37 @@ def score_methods(space: str, seed: int, methods: list[str], force: bool) -> dic
                 if part not in cache:
                     raise SystemExit(f"error: {name}: score {part} first")
             combined = (ranks(cache[a]["scores"]) + ranks(cache[b]["scores"])) / 2
-            cache[name] = {"scores": combined.tolist(), "seconds": 0.0}
-            continue
-        if name.startswith("ws:"):
+            fresh = {name: {"scores": combined.tolist(), "seconds": 0.0}}
+        elif name.startswith("ws:"):
             base = name.removesuffix("/loss")
             cfg, _ = space_config(space, seed)  # a fresh evaluator config per supernet
             ctx = Context(cfg, ctx.data, seed)
             found = train_supernet(truth, ctx, base)
-            seconds = time.perf_counter() - tick
-            for key, scores in found.items():
-                cache[key] = {"scores": scores, "seconds": round(seconds, 1)}
+            seconds = round(time.perf_counter() - tick, 1)
+            fresh = {key: {"scores": scores, "seconds": seconds} for key, scores in found.items()}
         else:
             method = proxy_method(name[6:]) if name.startswith("proxy:") else METHODS.get(name)
             if method is None:
                 print(f"note: {name} skipped (child.evaluation.proxy absent or unknown method)")
                 continue
             scores = method(truth, ctx)
-            cache[name] = {"scores": scores, "seconds": round(time.perf_counter() - tick, 2)}
+            fresh = {name: {"scores": scores, "seconds": round(time.perf_counter() - tick, 2)}}
+        cache.update(fresh)
+        save_scores(path, fresh)
         print(
             f"{space} seed {seed} {name}: tau {metrics(cache[name]['scores'], truth)['tau']:.3f}"
             f" ({cache[name]['seconds']:.0f} s)",
             flush=True,
         )
-        RANKING.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(cache, indent=1) + "\n")
-    path.write_text(json.dumps(cache, indent=1) + "\n")
     return cache
+
+
+def save_scores(path: Path, new: dict[str, Any]) -> None:
+    """Merge `new` into the cache file (another process may be scoring the same seed)."""
+    RANKING.mkdir(parents=True, exist_ok=True)
+    latest = json.loads(path.read_text()) if path.exists() else {}
+    latest.update(new)
+    path.write_text(json.dumps(latest, indent=1) + "\n")
 
 
 def fmt(values: list[float], digits: int = 2) -> str:
