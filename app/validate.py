@@ -20,7 +20,7 @@ from child.data.datasets import DATASETS
 from child.evaluation.config import ChildConfig, SharedEvaluatorConfig, TableEvaluatorConfig
 from child.evaluation.proxy import ProxyEvaluatorConfig, check_proxy_reward
 from child.evaluation.registry import EVALUATORS, REWARDS
-from child.evaluation.shared import supernet_builder
+from child.evaluation.shared import check_shared_space, supernet_builder
 from child.evaluation.trainer import check_recipe
 from child.spaces import build_space
 from controller.config import DartsControllerConfig
@@ -44,6 +44,10 @@ def validate(cfg: SearchConfig) -> None:
             f"controller=darts is invalid with evaluator={cfg.evaluator.name}: expected "
             "evaluator=shared (DARTS trains its architecture weights through the supernet)"
         )
+    if isinstance(cfg.controller, DartsControllerConfig):
+        refusal = cfg.evaluator.darts_refusal()
+        if refusal is not None:
+            raise ConfigError(refusal)
     check_recipe(cfg.child)
     REWARDS.check(cfg.reward)
     cfg.reward.check_metric()
@@ -143,6 +147,8 @@ def check_shared(cfg: SearchConfig) -> None:
         "val_acc with evaluator=shared (a child's reward is its shared-weight accuracy)",
     )
     check_recipe(shared.recipe, key="evaluator.recipe")
+    shared.check()  # before the space check, which reads few_shot_split's form
+    check_shared_space(shared, cfg.search_space)
     default = ChildConfig()
     for name in UNUSED_SHARED_RECIPE:
         value = getattr(shared.recipe, name)

@@ -1,133 +1,299 @@
-"""Does weight sharing rank architectures as training them alone would? (Yu et al. 2020)
+"""Do cheap scores rank architectures as training them alone would? (issue 21; Yu et al. 2020)
 
-    python benchmarks/shared_ranking.py [--archs 40] [--epochs 10 20 60] [--seed 0]
-    python benchmarks/shared_ranking.py --space default --epochs 20 60    # the 4-layer macro space
+    python benchmarks/ranking_truth.py --space default --seeds 1000 1001 1002 --archs 30
+    python benchmarks/shared_ranking.py --spaces default --seeds 1000 1001 1002 \\
+        --methods params "ws:epochs=20" "ws:epochs=20,sampling=fair" --tag heldout
 
-On MNIST-1D with the CPU ENAS preset's space (12 macro layers of width 32, BatchNorm after
-each skip sum), a supernet is trained with a uniformly random path per minibatch (random
-sampling with weight sharing, Li & Talwalkar 2019) for each number of `--epochs`. Then `--archs`
-architectures, drawn uniformly at random once, are scored twice:
+The ground truth of a (space, seed) is cached by benchmarks/ranking_truth.py: its sampled
+architectures, each trained alone twice (search recipe, 5 epochs, different child seeds, same
+split); the truth is their mean search-time validation accuracy. Each method scores the same
+architectures; reported per (space, seed): the noise ceiling (Kendall τ between the two
+trainings), the method's τ against the truth and as a fraction of the ceiling, Spearman ρ, the
+overlap of the top 10%, and the stand-alone percentile of the method's top-1 pick (100: the
+best of the sampled architectures). Then one table, methods × spaces, mean ± std over seeds,
+and one scatter plot per method, in benchmarks/results/ranking/.
 
-- shared: accuracy on the whole validation split with the supernet's weights;
-- alone: the search-time validation accuracy of the architecture trained from scratch with the
-  default search recipe (child=default, 5 epochs), as a multi-trial search would score it.
-
-Reported: Kendall τ and Spearman ρ between the two, and the overlap of their top 10%. Both
-scores are validation numbers on the same split carved from the training set (the test set is
-not touched). `--space default` uses the default 4-layer macro space (widths 16/32/64, no
-BatchNorm after skip sums) instead. Results go to benchmarks/results/shared_ranking[_default].json
-and .png.
+Methods (pluggable: `METHODS` maps a name to a function (truth, context) → scores):
+- `params`: the stand-alone child's parameter count, the baseline every method must beat;
+- `ws:<key>=<value>,...`: a supernet (evaluator=shared) trained with a uniformly random
+  architecture per minibatch under these settings (`epochs` = its recipe's epochs; `sampling`,
+  `few_shot_split`, `few_shot_warmup`, `width_weights` as SharedEvaluatorConfig), then each
+  architecture scored by its accuracy on the whole validation split; `ws...` + `/loss` scores by
+  minus its validation loss instead (same supernet, no extra training);
+- `rank:<a>+<b>`: the mean of the two methods' ranks (e.g. a supernet score with a parameter
+  prior), from their cached scores;
+- `proxy:<name>`: a zero-cost proxy of `child.evaluation.proxy` at initialisation, when that
+  module exists (else skipped with a note).
+Scores are cached in benchmarks/results/ranking/scores-<space>-seed<k>.json: a method already
+scored is not retrained (`--force` retrains it).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from scipy.stats import kendalltau, spearmanr
+from scipy.stats import kendalltau, rankdata, spearmanr
 
-from app.config import compose_config, typed_config
-from child.data.datasets import load_dataset
-from child.evaluation.evaluator import ChildJob, child_seed, evaluate_child
-from child.evaluation.shared import SharedEvaluator
-from child.spaces import build_space
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ranking_truth import RANKING, Truth, load_truth, space_config  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
-SPACES = {
-    "enas": ["experiment=enas_mnist1d", "controller=random"],
-    "default": ["evaluator=shared", "controller=random"],
-}
+from child.data.datasets import DataSplits, load_dataset  # noqa: E402
+from child.evaluation.costs import count_params  # noqa: E402
+from child.evaluation.shared import SharedEvaluator  # noqa: E402
+from child.spaces import build_network, build_space  # noqa: E402
+
+SHARED_KEYS = ("sampling", "few_shot_split", "few_shot_warmup", "width_weights")
 
 
-def stand_alone(cfg, archs, data) -> list[float]:
-    """Search-time validation accuracy of each architecture trained alone (default recipe)."""
-    scores = []
-    for index, arch in enumerate(archs):
-        job = ChildJob(index, arch, child_seed(cfg.seed, index))
-        scores.append(evaluate_child(job, data, cfg.search_space, cfg.child, cfg.reward).val_acc)
-        print(f"  alone {index + 1}/{len(archs)}: {scores[-1]:.4f}", flush=True)
+@dataclass
+class Context:
+    """What a method may use besides the truth's architectures: the run's config and data."""
+
+    cfg: Any
+    data: DataSplits
+    seed: int
+
+
+def params_scores(truth: Truth, ctx: Context) -> list[float]:
+    """The stand-alone child's parameter count."""
+    shape, classes = ctx.data.input_shape, ctx.data.num_classes
+    return [
+        float(count_params(build_network(a, shape, classes, ctx.cfg.search_space)))
+        for a in truth.archs
+    ]
+
+
+def parse_settings(spec: str) -> dict[str, str]:
+    """ "ws:epochs=20,sampling=fair" → {"epochs": "20", "sampling": "fair"}."""
+    body = spec.split(":", 1)[1]
+    return dict(item.split("=", 1) for item in body.split(",") if item)
+
+
+def train_supernet(truth: Truth, ctx: Context, spec: str) -> dict[str, list[float]]:
+    """Train a supernet with uniformly random paths under `spec`; accuracy and -loss scores."""
+    settings = parse_settings(spec)
+    shared = ctx.cfg.evaluator
+    shared.recipe.epochs = int(settings.pop("epochs", shared.recipe.epochs))
+    for key, value in settings.items():
+        if key not in SHARED_KEYS:
+            raise SystemExit(
+                f"error: {spec}: unknown setting {key} (expected epochs, {SHARED_KEYS})"
+            )
+        current = getattr(shared, key)
+        setattr(shared, key, type(current)(value))
+    shared.check()
+    evaluator = SharedEvaluator(shared, ctx.data, ctx.cfg.search_space, ctx.seed)
+    space = build_space(ctx.cfg.search_space)
+    rng = np.random.default_rng([ctx.seed, 1])
+    for epoch in range(shared.recipe.epochs):
+        for _ in range(evaluator.begin_epoch(epoch)):
+            evaluator.train_step(space.sample(rng))
+    measured = [evaluator.score_with_loss(arch) for arch in truth.archs]
+    return {spec: [m[0] for m in measured], f"{spec}/loss": [-m[1] for m in measured]}
+
+
+def proxy_method(name: str) -> Callable[[Truth, Context], list[float]] | None:
+    """The scores of zero-cost proxy `name`, or None when child.evaluation.proxy is absent."""
+    try:
+        module = importlib.import_module("child.evaluation.proxy")
+    except ImportError:
+        return None
+
+    def scores(truth: Truth, ctx: Context) -> list[float]:
+        raw = module.proxy_scores(
+            truth.archs, ctx.data, ctx.cfg.search_space, proxy=name, seed=ctx.seed
+        )
+        return [float(s) if np.isfinite(s) else -np.inf for s in raw]
+
     return scores
 
 
-def shared(cfg, archs, data, epochs: int, rng: np.random.Generator) -> tuple[list[float], float]:
-    """Train a supernet `epochs` epochs on uniformly random paths; score `archs` with it."""
-    cfg.evaluator.recipe.epochs = epochs
-    evaluator = SharedEvaluator(cfg.evaluator, data, cfg.search_space, cfg.seed)
-    space = build_space(cfg.search_space)
-    start = time.perf_counter()
-    for epoch in range(epochs):
-        for _ in range(evaluator.begin_epoch(epoch)):
-            evaluator.train_step(space.sample(rng))
-    seconds = time.perf_counter() - start
-    return [evaluator.score(arch) for arch in archs], seconds
+# Fixed-name methods; `ws:`, `rank:` and `proxy:` names are parsed.
+METHODS: dict[str, Callable[[Truth, Context], list[float]]] = {"params": params_scores}
 
 
-def top_overlap(a: list[float], b: list[float], share: float = 0.1) -> float:
-    """The share of the top `share` by `a` that is also in the top `share` by `b`."""
-    k = max(1, round(share * len(a)))
-    top = lambda xs: set(np.argsort(xs)[::-1][:k].tolist())  # noqa: E731
-    return len(top(a) & top(b)) / k
+def ranks(scores: list[float]) -> np.ndarray:
+    """Average ranks, ties shared; -inf (undefined) lowest."""
+    return rankdata(np.nan_to_num(np.asarray(scores, float), nan=-np.inf))
+
+
+def top_set(values: np.ndarray, share: float = 0.1) -> set[int]:
+    """Indices of the top `share` of `values` (at least one)."""
+    k = max(1, round(share * len(values)))
+    return set(np.argsort(-values, kind="stable")[:k].tolist())
+
+
+def metrics(scores: list[float], truth: Truth) -> dict[str, float]:
+    """τ, τ / ceiling, ρ, top-10% overlap and the stand-alone percentile of the top-1 pick."""
+    mean = truth.mean
+    s = ranks(scores)
+    ceiling = float(kendalltau(truth.trainings[0], truth.trainings[1]).statistic)
+    tau = float(kendalltau(s, mean).statistic)
+    pick = int(np.argmax(s))
+    # Share of the sampled architectures the pick is at least as good as, stand-alone.
+    percentile = 100.0 * float(np.mean(mean <= mean[pick]))
+    return {
+        "tau": tau,
+        "ceiling": ceiling,
+        "tau_fraction": tau / ceiling,
+        "rho": float(spearmanr(s, mean).statistic),
+        "top10_overlap": len(top_set(s) & top_set(mean)) / len(top_set(mean)),
+        "top1_percentile": percentile,
+        "top1_in_top10": float(pick in top_set(mean)),
+    }
+
+
+def score_path(space: str, seed: int) -> Path:
+    """Where the methods' scores of (space, seed) are cached."""
+    return RANKING / f"scores-{space}-seed{seed}.json"
+
+
+def score_methods(space: str, seed: int, methods: list[str], force: bool) -> dict[str, Any]:
+    """Each method's scores of the (space, seed) truth, computed unless cached."""
+    truth = load_truth(space, seed)
+    path = score_path(space, seed)
+    cache: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    cfg, _ = space_config(space, seed)
+    ctx = Context(cfg, load_dataset(cfg.dataset, cfg.seed), seed)
+    for name in methods:
+        if name in cache and not force:
+            continue
+        tick = time.perf_counter()
+        if name.startswith("rank:"):
+            a, b = name[5:].split("+")
+            for part in (a, b):
+                if part not in cache:
+                    raise SystemExit(f"error: {name}: score {part} first")
+            combined = (ranks(cache[a]["scores"]) + ranks(cache[b]["scores"])) / 2
+            fresh = {name: {"scores": combined.tolist(), "seconds": 0.0}}
+        elif name.startswith("ws:"):
+            base = name.removesuffix("/loss")
+            cfg, _ = space_config(space, seed)  # a fresh evaluator config per supernet
+            ctx = Context(cfg, ctx.data, seed)
+            found = train_supernet(truth, ctx, base)
+            seconds = round(time.perf_counter() - tick, 1)
+            fresh = {key: {"scores": scores, "seconds": seconds} for key, scores in found.items()}
+        else:
+            method = proxy_method(name[6:]) if name.startswith("proxy:") else METHODS.get(name)
+            if method is None:
+                print(f"note: {name} skipped (child.evaluation.proxy absent or unknown method)")
+                continue
+            scores = method(truth, ctx)
+            fresh = {name: {"scores": scores, "seconds": round(time.perf_counter() - tick, 2)}}
+        cache.update(fresh)
+        save_scores(path, fresh)
+        print(
+            f"{space} seed {seed} {name}: tau {metrics(cache[name]['scores'], truth)['tau']:.3f}"
+            f" ({cache[name]['seconds']:.0f} s)",
+            flush=True,
+        )
+    return cache
+
+
+def save_scores(path: Path, new: dict[str, Any]) -> None:
+    """Merge `new` into the cache file (another process may be scoring the same seed)."""
+    RANKING.mkdir(parents=True, exist_ok=True)
+    latest = json.loads(path.read_text()) if path.exists() else {}
+    latest.update(new)
+    path.write_text(json.dumps(latest, indent=1) + "\n")
+
+
+def fmt(values: list[float], digits: int = 2) -> str:
+    """mean ± std (population std over seeds)."""
+    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
+
+
+def report(spaces: list[str], seeds: list[int], methods: list[str], tag: str) -> str:
+    """The markdown table methods × spaces and one scatter plot per method."""
+    rows = []
+    header = (
+        "| method | space | τ | τ / ceiling | ρ | top-10% overlap | top-1 percentile "
+        "| top-1 in top 10% | seconds |"
+    )
+    lines = [header, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for space in spaces:
+        truths = {seed: load_truth(space, seed) for seed in seeds}
+        ceilings = [metrics(t.trainings[0], t)["ceiling"] for t in truths.values()]
+        n = len(truths[seeds[0]].archs)
+        lines.append(f"| *noise ceiling* | {space} ({n} archs) | {fmt(ceilings)} | 1 | | | | | |")
+    for name in methods:
+        for space in spaces:
+            per_seed = []
+            for seed in seeds:
+                cache = json.loads(score_path(space, seed).read_text())
+                if name in cache:
+                    m = metrics(cache[name]["scores"], load_truth(space, seed))
+                    per_seed.append({**m, "seconds": cache[name]["seconds"]})
+            if len(per_seed) < len(seeds):
+                continue
+            col = lambda k, ms=per_seed: [m[k] for m in ms]  # noqa: E731
+            rows.append({"method": name, "space": space, "per_seed": per_seed})
+            lines.append(
+                f"| {name} | {space} | {fmt(col('tau'))} | {fmt(col('tau_fraction'))} | "
+                f"{fmt(col('rho'))} | {fmt(col('top10_overlap'))} | "
+                f"{fmt(col('top1_percentile'), 0)} | {int(sum(col('top1_in_top10')))}/{len(seeds)}"
+                f" | {np.mean(col('seconds')):.0f} |"
+            )
+    table = "\n".join(lines)
+    (RANKING / f"table-{tag}.md").write_text(table + "\n")
+    (RANKING / f"table-{tag}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    for name in methods:
+        scatter(name, spaces, seeds, tag)
+    return table
+
+
+def scatter(name: str, spaces: list[str], seeds: list[int], tag: str) -> None:
+    """One PNG per method: its score against the truth, one panel per (space, seed)."""
+    panels = [
+        (space, seed)
+        for space in spaces
+        for seed in seeds
+        if name in json.loads(score_path(space, seed).read_text())
+    ]
+    if not panels:
+        return
+    figure = Figure(figsize=(3.2 * len(seeds), 3.0 * len(spaces)))
+    for k, (space, seed) in enumerate(panels):
+        truth = load_truth(space, seed)
+        scores = json.loads(score_path(space, seed).read_text())[name]["scores"]
+        ax = figure.add_subplot(len(spaces), len(seeds), k + 1)
+        ax.scatter(truth.mean, scores, s=12)
+        ax.set_title(f"{space} s{seed}: τ={metrics(scores, truth)['tau']:.2f}", fontsize=8)
+        ax.set_xlabel("alone (mean of 2, val. acc.)", fontsize=7)
+        ax.tick_params(labelsize=6)
+    figure.suptitle(name, fontsize=9)
+    figure.tight_layout()
+    safe = "".join(c if c.isalnum() or c in "-_=." else "_" for c in name)
+    figure.savefig(RANKING / f"scatter-{tag}-{safe}.png", dpi=90)
 
 
 def main() -> None:
-    """Measure, print, and save the results and the scatter plot."""
+    """Score every method on every (space, seed), print and save the table and plots."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archs", type=int, default=40)
-    parser.add_argument("--epochs", type=int, nargs="+", default=[10, 20, 60])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--space", choices=sorted(SPACES), default="enas")
+    parser.add_argument("--spaces", nargs="+", default=["default", "enas_mnist1d"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1000, 1001, 1002])
+    parser.add_argument("--methods", nargs="+", default=["params", "ws:epochs=20"])
+    parser.add_argument("--tag", default="heldout")
+    parser.add_argument("--force", action="store_true")
+    parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    overrides = [*SPACES[args.space], f"seed={args.seed}", "child.threads=1"]
-    cfg = typed_config(compose_config(overrides))
-    data = load_dataset(cfg.dataset, cfg.seed)
-    rng = np.random.default_rng(args.seed)
-    archs = [build_space(cfg.search_space).sample(rng) for _ in range(args.archs)]
-    tick = time.perf_counter()
-    alone = stand_alone(cfg, archs, data)
-    alone_seconds = time.perf_counter() - tick
-    results = {
-        "space": args.space,
-        "overrides": overrides,
-        "archs": [str(a) for a in archs],
-        "seed": args.seed,
-        "alone": alone,
-        "runs": [],
-    }
-    for epochs in args.epochs:
-        scores, seconds = shared(cfg, archs, data, epochs, np.random.default_rng(args.seed + 1))
-        run = {
-            "epochs": epochs,
-            "shared": scores,
-            "kendall_tau": float(kendalltau(scores, alone).statistic),
-            "spearman_rho": float(spearmanr(scores, alone).statistic),
-            "top10_overlap": top_overlap(scores, alone),
-            "supernet_seconds": round(seconds, 1),
-        }
-        results["runs"].append(run)
-        print(
-            f"supernet {epochs} epochs ({seconds:.0f} s): Kendall tau {run['kendall_tau']:.3f}, "
-            f"Spearman rho {run['spearman_rho']:.3f}, top-10% overlap {run['top10_overlap']:.2f}"
-        )
-    results["alone_seconds"] = round(alone_seconds, 1)
-    print(f"{args.archs} architectures trained alone in {alone_seconds:.0f} s")
-    RESULTS.mkdir(exist_ok=True)
-    name = "shared_ranking" if args.space == "enas" else f"shared_ranking_{args.space}"
-    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    figure = Figure(figsize=(4.5 * len(results["runs"]), 4.2))
-    for k, run in enumerate(results["runs"]):
-        ax = figure.add_subplot(1, len(results["runs"]), k + 1)
-        ax.scatter(alone, run["shared"], s=14)
-        ax.set_xlabel("val. accuracy trained alone (5 epochs)")
-        ax.set_ylabel("val. accuracy with shared weights")
-        ax.set_title(f"{run['epochs']} supernet epochs: τ = {run['kendall_tau']:.2f}")
-    figure.tight_layout()
-    figure.savefig(RESULTS / f"{name}.png", dpi=100)
+    if not args.report_only:
+        for space in args.spaces:
+            for seed in args.seeds:
+                score_methods(space, seed, args.methods, args.force)
+    print(report(args.spaces, args.seeds, args.methods, args.tag))
 
 
 if __name__ == "__main__":

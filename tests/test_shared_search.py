@@ -15,6 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from child.evaluation.shared import SharedEvaluator
 from tests.helpers import SEARCH_SCRIPT, run_search, search_cli
+from tests.test_bad_input import no_data  # noqa: F401 (a fixture)
 
 # A shared-weight search of seconds: 8×8 digits, a 3-layer macro space of one width.
 TINY_SHARED = [
@@ -147,3 +148,134 @@ def test_a_target_reward_stops_after_the_update_that_reaches_it_and_is_kept_for_
     # Without a target the same search runs all its epochs and says nothing of targets.
     full, _ = run_search(tmp_path / "full", args)
     assert full["shared"]["epochs"] == 4 and "target" not in (full["stopped"] or "")
+
+
+# --- ways of training the supernet (issue 21) ----------------------------------------------
+
+
+def _tiny_evaluator(**settings):
+    from app.config import compose_config, typed_config
+    from child.data.datasets import load_dataset
+
+    overrides = [o for o in TINY_SHARED if not o.startswith("search_space.widths")]
+    cfg = typed_config(compose_config([*overrides, "search_space.widths=[4,8]"]))
+    for key, value in settings.items():
+        setattr(cfg.evaluator, key, value)
+    cfg.evaluator.check()
+    data = load_dataset(cfg.dataset, cfg.seed)
+    return SharedEvaluator(cfg.evaluator, data, cfg.search_space, cfg.seed), cfg
+
+
+def test_fair_sampling_trains_every_op_of_every_layer_equally_often():
+    import numpy as np
+
+    evaluator, cfg = _tiny_evaluator(sampling="fair")
+    space = evaluator.space
+    trained = []
+    forward = evaluator.net.forward
+    evaluator.net.forward = lambda x, arch: (trained.append(arch), forward(x, arch))[1]
+    rng = np.random.default_rng(0)
+    steps = evaluator.begin_epoch(0)
+    proposed = [space.sample(rng) for _ in range(steps)]
+    for arch in proposed:
+        evaluator.train_step(arch)
+    m = len(space.ops)
+    assert len(trained) == steps * m
+    assert trained[::m] == proposed  # the proposed (controller's) path is always trained first
+    for layer in range(cfg.search_space.num_layers):
+        counts = {op: 0 for op in space.ops}
+        for arch in trained:
+            counts[arch.layers[layer].op] += 1
+        assert set(counts.values()) == {steps}, (layer, counts)
+
+
+def test_sandwich_sampling_adds_the_largest_and_smallest_widths():
+    import numpy as np
+
+    evaluator, _ = _tiny_evaluator(sampling="sandwich")
+    arch = evaluator.space.sample(np.random.default_rng(3))
+    paths = evaluator.training_paths(arch)
+    assert paths[0] == arch
+    assert [{layer.param("width") for layer in p.layers} for p in paths[1:]] == [{8}, {4}]
+    assert [[layer.op for layer in p.layers] for p in paths[1:]] == [
+        [la.op for la in arch.layers]
+    ] * 2
+
+
+def test_few_shot_sub_supernets_inherit_the_weights_then_diverge_only_on_their_own_sub_space():
+    import numpy as np
+
+    evaluator, _ = _tiny_evaluator(few_shot_split="layer0.op", few_shot_warmup=1)
+    space, rng = evaluator.space, np.random.default_rng(0)
+    for _ in range(evaluator.begin_epoch(0)):
+        evaluator.train_step(space.sample(rng))
+    assert not evaluator.subnets and not evaluator.is_split
+    parent = {k: v.clone() for k, v in evaluator.net.state_dict().items()}
+    evaluator.begin_epoch(1)
+    conv3 = [a for a in (space.sample(rng) for _ in range(200)) if a.layers[0].op == "conv3"]
+    other = [a for a in (space.sample(rng) for _ in range(200)) if a.layers[0].op == "sep3"]
+    sub_a, _ = evaluator._net_for(conv3[0])
+    sub_b, _ = evaluator._net_for(other[0])
+    assert sub_a is not sub_b and sub_a is not evaluator.net
+    for sub in (sub_a, sub_b):  # both start as copies of the whole supernet
+        assert all(torch.equal(sub.state_dict()[k], v) for k, v in parent.items())
+    for arch in conv3[:3]:
+        evaluator.train_step(arch)
+    changed = [k for k, v in parent.items() if not torch.equal(sub_a.state_dict()[k], v)]
+    assert changed  # conv3's sub-supernet trained ...
+    for net in (sub_b, evaluator.net):  # ... and nothing else moved
+        assert all(torch.equal(net.state_dict()[k], v) for k, v in parent.items())
+    assert set(evaluator.subnets) == {"conv3", "sep3"}
+    # Scoring uses the architecture's own sub-supernet, and a checkpoint keeps them all.
+    state = evaluator.state_dict()
+    fresh, _ = _tiny_evaluator(few_shot_split="layer0.op", few_shot_warmup=1)
+    fresh.load_state_dict(state)
+    assert fresh.score(conv3[0]) == evaluator.score(conv3[0])
+    assert all(
+        torch.equal(fresh.subnets["conv3"][0].state_dict()[k], v)
+        for k, v in sub_a.state_dict().items()
+    )
+
+
+def test_separate_width_weights_give_each_width_its_own_tensor():
+    import numpy as np
+
+    for mode, shares in (("slice", True), ("separate", False)):
+        evaluator, _ = _tiny_evaluator(width_weights=mode)
+        arch = evaluator.space.sample(np.random.default_rng(1))
+        narrow, wide = (evaluator._at_width(arch, w) for w in (4, 8))
+        layer_params = {id(p) for m in evaluator.net.layer_ops for p in m.parameters()}
+        common = {id(p) for p in evaluator.net.path_parameters(narrow)} & {
+            id(p) for p in evaluator.net.path_parameters(wide)
+        }
+        assert bool(common & layer_params) is shares, mode
+        evaluator.begin_epoch(0)
+        evaluator.train_step(arch)
+        assert 0 <= evaluator.score(arch) <= 1
+
+
+BAD_SHARED = [
+    (["evaluator.sampling=greedy"], "evaluator.sampling"),
+    (["evaluator.width_weights=mixed"], "evaluator.width_weights"),
+    (["evaluator.few_shot_split=op0"], "evaluator.few_shot_split"),
+    (["evaluator.few_shot_split=layer9.op", "evaluator.few_shot_warmup=1"], "few_shot_split"),
+    (["evaluator.few_shot_split=layer0.colour", "evaluator.few_shot_warmup=1"], "few_shot_split"),
+    (["evaluator.few_shot_split=layer0.op", "evaluator.few_shot_warmup=2"], "few_shot_warmup"),
+    (["controller=darts", "evaluator.sampling=fair"], "controller=darts"),
+    (["controller=darts", "evaluator.width_weights=separate"], "controller=darts"),
+    (["search_space=nb201", "evaluator.width_weights=separate"], "evaluator.width_weights"),
+    (["search_space=nb201", "evaluator.sampling=sandwich"], "evaluator.sampling"),
+]
+
+
+@pytest.mark.usefixtures("no_data")
+@pytest.mark.parametrize(("overrides", "named"), BAD_SHARED)
+def test_bad_training_settings_are_refused_in_one_line(tmp_path, overrides, named):
+    from tests.helpers import run_script
+    from tests.test_bad_input import assert_refused, tree
+
+    bad = [o for o in TINY_SHARED if not o.startswith("search_space.")] + overrides
+    if not any(o.startswith("search_space=") for o in overrides):
+        bad += ["search_space.num_layers=3"]
+    assert_refused(run_script("search.py", *bad, cwd=tmp_path), named)
+    assert tree(tmp_path) == {}

@@ -257,3 +257,32 @@ def test_every_spaces_supernet_is_a_supernet_with_its_signatures(name):
 
 def test_the_supernet_protocol_refuses_a_plain_network():
     assert not isinstance(torch.nn.Linear(2, 2), Supernet)
+
+
+def _fresh_macro_supernet():
+    torch.manual_seed(0)
+    return build_macro_supernet(MACRO_CFG, (1, 40), 10)
+
+
+def _layer0_op(net, op: str, stem_out: torch.Tensor) -> torch.Tensor:
+    # What layer 0's `op` makes of a fixed input at width 8: its own weights only.
+    with torch.no_grad():
+        return net._layer_op(0, op, stem_out, 8)
+
+
+def test_macro_a_step_on_one_op_leaves_every_other_ops_output_unchanged():
+    # Layer 0 reads the 6-channel stem, so each parameter-free op at width 8 needs a projection:
+    # each (layer, op) must own its weights, or training one path moves another op's output.
+    net, initial = _fresh_macro_supernet(), _fresh_macro_supernet()
+    x = torch.randn(4, 1, 40)
+    trained = macro_arch(("maxpool3", 8, ()), ("conv3", 8, ()), ("conv3", 4, ()), ("conv3", 4, ()))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.5)
+    F.cross_entropy(net(x, trained), torch.arange(4)).backward()
+    optimizer.step()
+    stem_out = torch.randn(4, 6, 40)  # the stem moved too: compare the ops on one fixed input
+    assert not torch.equal(
+        _layer0_op(net, "maxpool3", stem_out), _layer0_op(initial, "maxpool3", stem_out)
+    )
+    for op in MACRO_CFG.ops:
+        if op != "maxpool3":
+            assert torch.equal(_layer0_op(net, op, stem_out), _layer0_op(initial, op, stem_out)), op

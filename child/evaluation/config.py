@@ -10,6 +10,7 @@ itself with an `EvaluatorDef` (found by `child.evaluation.registry`).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from core.errors import require
@@ -129,6 +130,12 @@ class SharedEvaluatorConfig:
     With `controller=darts` every minibatch also takes an architecture step on a validation
     minibatch of the recipe's batch size (as in DARTS), and only the argmax is derived:
     `controller_steps` and `derive_samples` are not used, `val_batch_size` only chunks scoring.
+
+    How the shared weights train (docs/methods.md, "Weight sharing"; measured in
+    benchmarks/shared_ranking.py): `sampling` says which paths each minibatch trains besides
+    the proposed architecture, `few_shot_split` splits the supernet into sub-supernets after
+    `few_shot_warmup` epochs, `width_weights` says whether widths slice one tensor or own one.
+    DARTS trains every path at once, so it takes only the defaults of these four.
     """
 
     name: str = "shared"
@@ -140,9 +147,40 @@ class SharedEvaluatorConfig:
     # Warn when more than this share of the sampled layers (edges) are parameter-free ops
     # (pool, identity, skip, none): the collapse weight sharing is known for.
     param_free_warning: float = 0.5
+    # single: each minibatch trains the proposed architecture's path only (ENAS).
+    # fair: FairNAS's strict fairness: the proposed path plus m-1 paths whose ops, layer by
+    #   layer, are a random permutation of the ops it did not pick (m = number of ops; their
+    #   other decisions drawn uniformly); the m gradients are summed into one update, so every
+    #   op of every layer trains exactly once per minibatch. m times the cost of a step.
+    # sandwich: the proposed path plus the same path at every layer's largest and at its
+    #   smallest width (BigNAS's sandwich rule), summed into one update. 3 times the cost.
+    sampling: str = "single"
+    # Few-shot NAS (Zhao et al. 2021): "" (off) or a decision "layer<i>.op" / "layer<i>.<param>"
+    # (e.g. layer3.width). After `few_shot_warmup` epochs the supernet is copied, weights and
+    # optimizer state, into one sub-supernet per value of that decision; from then on an
+    # architecture trains and is scored in the sub-supernet of its value.
+    few_shot_split: str = ""
+    few_shot_warmup: int = 10  # epochs of the whole supernet before it splits
+    # slice: narrower widths run on the leading channels of one tensor per (layer, op) (ENAS);
+    # separate: one tensor per (layer, op, width), and per width of the classifier.
+    width_weights: str = "slice"
+
+    def darts_refusal(self) -> str | None:
+        """Why DARTS (controller=darts) cannot train with these settings; None when it can."""
+        for key, value, default in (
+            ("sampling", self.sampling, "single"),
+            ("few_shot_split", self.few_shot_split, ""),
+            ("width_weights", self.width_weights, "slice"),
+        ):
+            if value != default:
+                return (
+                    f"controller=darts trains every path at once through one relaxation: "
+                    f"evaluator.{key}={value!r} needs sampled paths (use {default!r})"
+                )
+        return None
 
     def check(self) -> None:
-        """Its own counts and share (its recipe is checked with the trainer's `check_recipe`)."""
+        """Its own settings (its recipe is checked with the trainer's `check_recipe`)."""
         require(
             self.controller_steps >= 1, "evaluator.controller_steps", self.controller_steps, ">= 1"
         )
@@ -154,6 +192,34 @@ class SharedEvaluatorConfig:
             self.param_free_warning,
             "a share in [0, 1]",
         )
+        require(
+            self.sampling in SHARED_SAMPLINGS,
+            "evaluator.sampling",
+            self.sampling,
+            f"one of {', '.join(SHARED_SAMPLINGS)}",
+        )
+        require(
+            self.width_weights in ("slice", "separate"),
+            "evaluator.width_weights",
+            self.width_weights,
+            "slice or separate",
+        )
+        if self.few_shot_split:
+            require(
+                re.fullmatch(r"layer\d+\.\w+", self.few_shot_split) is not None,
+                "evaluator.few_shot_split",
+                self.few_shot_split,
+                '"" (off) or a decision such as layer0.op or layer3.width',
+            )
+            require(
+                0 <= self.few_shot_warmup < self.recipe.epochs,
+                "evaluator.few_shot_warmup",
+                self.few_shot_warmup,
+                f"an epoch count in [0, evaluator.recipe.epochs={self.recipe.epochs})",
+            )
+
+
+SHARED_SAMPLINGS = ("single", "fair", "sandwich")
 
 
 @dataclass

@@ -145,9 +145,15 @@ def build_macro_network(
 
 
 def build_macro_supernet(
-    cfg: MacroSpaceConfig, input_shape: tuple[int, ...], num_classes: int
+    cfg: MacroSpaceConfig,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    width_weights: str = "slice",
 ) -> MacroSupernet:
-    """The weight-sharing supernet of the macro space `cfg` (evaluator=shared)."""
+    """The weight-sharing supernet of the macro space `cfg` (evaluator=shared).
+
+    `width_weights`: "slice" (narrow widths on leading channels) or "separate" (own weights).
+    """
     space = MacroSpace.from_config(cfg)  # checks cfg, network settings included
     return MacroSupernet(
         input_shape,
@@ -160,6 +166,7 @@ def build_macro_supernet(
         stem_width=cfg.stem_width,
         pool_after=cfg.pool_after,
         sum_norm=cfg.sum_norm,
+        width_weights=width_weights,
     )
 
 

@@ -2,10 +2,15 @@
 
 `MacroSupernet` holds one set of weights per (layer, op) at the largest width; a child of
 smaller widths runs on the leading slices (`weight[:c_out, :c_in]`, `[:c]` of depthwise and
-BatchNorm parameters) through `torch.nn.functional`. A child's forward pass touches only its own
-ops' weights, which `path_parameters(arch)` lists, so the others get no gradient. Its
-BatchNorms normalise with the current batch's statistics (`child.spaces.shared_weights`) and
-keep one learnable affine weight and bias per (layer, op), as the convs.
+BatchNorm parameters) through `torch.nn.functional`. The parameter-free ops (pools, identity)
+own their 1×1 width projection too (one per layer and op), so no two ops of a layer share a
+weight: training one op's path never changes another op's output. With
+`width_weights="separate"` each (layer, op) holds one set of weights per output width instead of
+slicing one (Yu et al. 2020's alternative to channel slices; the classifier too); only the input
+channels are still sliced. A child's forward pass touches only its own ops' weights, which
+`path_parameters(arch)` lists, so the others get no gradient. Its BatchNorms normalise with the
+current batch's statistics (`child.spaces.shared_weights`) and keep one learnable affine weight
+and bias per (layer, op), as the convs.
 
 DARTS (Liu et al. 2019) runs every path at once: `forward_mixed(x, weights)` takes one weight
 vector per decision of the space (softmax weights over a layer's ops and widths, sigmoid weights
@@ -92,13 +97,36 @@ class _SlicedSepConv(nn.Module):
         return F.relu(_batch_norm(y, self.bn_weight[:c_out], self.bn_bias[:c_out]))
 
 
-def _macro_op(op: str, c_in: int, c_out: int, dims: int) -> nn.Module | None:
-    """The shared weights of macro op `op`, or None for the parameter-free pools and identity."""
+class _ParamFreeOp(nn.Module):
+    """A pool or identity, with its own 1×1 projection for when the width changes (as MacroNet)."""
+
+    def __init__(self, op: str, c_in: int, c_out: int, dims: int) -> None:
+        super().__init__()
+        self.op = op
+        self.dims = dims
+        self.projection = _SlicedConvBNReLU(c_in, c_out, 1, dims)
+
+    def forward(self, x: torch.Tensor, c_out: int) -> torch.Tensor:
+        """`c_out` channels from `x`: pooled (or not), projected only if the width changes."""
+        if self.op == "maxpool3":
+            x = (F.max_pool1d if self.dims == 1 else F.max_pool2d)(x, 3, stride=1, padding=1)
+        elif self.op == "avgpool3":
+            pool = F.avg_pool1d if self.dims == 1 else F.avg_pool2d
+            x = pool(x, 3, stride=1, padding=1, count_include_pad=False)
+        return x if x.shape[1] == c_out else self.projection(x, c_out)
+
+
+def _macro_op(op: str, c_in: int, c_out: int, dims: int) -> nn.Module:
+    """The shared weights of macro op `op` (for a pool or identity: its width projection)."""
     if op.startswith("conv"):
         return _SlicedConvBNReLU(c_in, c_out, int(op[4:]), dims)
     if op.startswith("sep"):
         return _SlicedSepConv(c_in, c_out, int(op[3:]), dims)
-    return None
+    assert op in _PARAM_FREE_MACRO_OPS, op
+    return _ParamFreeOp(op, c_in, c_out, dims)
+
+
+WIDTH_WEIGHTS = ("slice", "separate")  # how the widths of one (layer, op) share weights
 
 
 class MacroSupernet(nn.Module):
@@ -117,11 +145,16 @@ class MacroSupernet(nn.Module):
         stem_width: int,
         pool_after: Sequence[int],
         sum_norm: bool,
+        width_weights: str = "slice",
     ) -> None:
         """The supernet of the space `name` with these decisions and network settings.
 
         They are the space's config's, which the space has checked (`build_macro_supernet`).
+        `width_weights`: "slice" (one tensor per (layer, op), narrower widths use its leading
+        channels) or "separate" (one per (layer, op, width)).
         """
+        if width_weights not in WIDTH_WEIGHTS:
+            raise ValueError(f"width_weights must be one of {WIDTH_WEIGHTS}, not {width_weights!r}")
         super().__init__()
         self.name = name
         self.num_layers = num_layers
@@ -132,18 +165,22 @@ class MacroSupernet(nn.Module):
         self.pool_after = frozenset(pool_after)
         self.stem_width = stem_width
         self.max_width = max(self.widths)
+        self.width_weights = width_weights
         self.stem = _SlicedConvBNReLU(input_shape[0], stem_width, 3, self.dims)
-        has_param_free = any(op in _PARAM_FREE_MACRO_OPS for op in self.ops)
         self.layer_ops = nn.ModuleList()
-        self.width_projections = nn.ModuleList()
         self.skip_projections = nn.ModuleList()
         for i in range(num_layers):
             # Layer 0 always reads the stem, so its weights need only stem_width input channels.
             c_in = stem_width if i == 0 else self.max_width
-            shared = {op: _macro_op(op, c_in, self.max_width, self.dims) for op in self.ops}
-            self.layer_ops.append(nn.ModuleDict({k: m for k, m in shared.items() if m is not None}))
-            if has_param_free:  # only pools and identity ever need a width projection
-                self.width_projections.append(_SlicedConvBNReLU(c_in, self.max_width, 1, self.dims))
+            self.layer_ops.append(
+                nn.ModuleDict(
+                    {
+                        self._key(op, width): _macro_op(op, c_in, width, self.dims)
+                        for op in self.ops
+                        for width in self._own_widths()
+                    }
+                )
+            )
             self.skip_projections.append(
                 nn.ModuleList(
                     _SlicedConvBNReLU(self.max_width, self.max_width, 1, self.dims)
@@ -156,6 +193,29 @@ class MacroSupernet(nn.Module):
             _SlicedBatchNorm(self.max_width) for _ in range(num_layers if sum_norm else 0)
         )
         self.classifier = nn.Linear(self.max_width, num_classes)
+        # With separate widths, one classifier per width the last layer can have.
+        self.width_classifiers = nn.ModuleDict(
+            {str(w): nn.Linear(w, num_classes) for w in self.widths if width_weights == "separate"}
+        )
+
+    def _own_widths(self) -> tuple[int, ...]:
+        """The output widths that own a set of weights: all of them, or the largest one."""
+        return self.widths if self.width_weights == "separate" else (self.max_width,)
+
+    def _key(self, op: str, c_out: int) -> str:
+        """The `layer_ops` key of `op` at output width `c_out`."""
+        return f"{op}_w{c_out}" if self.width_weights == "separate" else op
+
+    def _op_module(self, i: int, op: str, c_out: int) -> nn.Module:
+        """Layer `i`'s weights of `op` for output width `c_out`."""
+        return self.layer_ops[i][self._key(op, c_out)]
+
+    def _classifier(self, c_last: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The classifier's weight and bias for a last layer of width `c_last`."""
+        if self.width_weights == "separate":
+            head = self.width_classifiers[str(c_last)]
+            return head.weight, head.bias
+        return self.classifier.weight[:, :c_last], self.classifier.bias
 
     def _plan(self, arch: Architecture) -> list[tuple[str, int, int, tuple[int, ...]]]:
         """(op, c_in, c_out, skip inputs) per layer; raises ValueError if `arch` is not ours."""
@@ -184,15 +244,7 @@ class MacroSupernet(nn.Module):
         return plan
 
     def _layer_op(self, i: int, op: str, x: torch.Tensor, c_out: int) -> torch.Tensor:
-        if op in self.layer_ops[i]:
-            return self.layer_ops[i][op](x, c_out)
-        if op == "maxpool3":
-            x = (F.max_pool1d if self.dims == 1 else F.max_pool2d)(x, 3, stride=1, padding=1)
-        elif op == "avgpool3":
-            pool = F.avg_pool1d if self.dims == 1 else F.avg_pool2d
-            x = pool(x, 3, stride=1, padding=1, count_include_pad=False)
-        # Pools and identity keep channels: project only when the width changes, as MacroNet.
-        return x if x.shape[1] == c_out else self.width_projections[i](x, c_out)
+        return self._op_module(i, op, c_out)(x, c_out)
 
     def forward(self, x: torch.Tensor, arch: Architecture) -> torch.Tensor:
         """Logits (N, num_classes) of child `arch`, using only its path's weights."""
@@ -212,25 +264,27 @@ class MacroSupernet(nn.Module):
                 y = (F.max_pool1d if self.dims == 1 else F.max_pool2d)(y, 2, ceil_mode=True)
             outputs.append(y)
             x = y
-        c_last = plan[-1][2]
-        return F.linear(
-            x.flatten(2).mean(dim=2), self.classifier.weight[:, :c_last], self.classifier.bias
-        )
+        weight, bias = self._classifier(plan[-1][2])
+        return F.linear(x.flatten(2).mean(dim=2), weight, bias)
 
     def path_parameters(self, arch: Architecture) -> list[nn.Parameter]:
         """Exactly the (whole, unsliced) parameters that `forward(x, arch)` uses."""
         plan = self._plan(arch)
         modules: list[nn.Module] = [self.stem]
         for i, (op, c_in, c_out, inputs) in enumerate(plan):
-            if op in self.layer_ops[i]:
-                modules.append(self.layer_ops[i][op])
-            elif c_in != c_out:
-                modules.append(self.width_projections[i])
+            # Pools and identity use their weights (a projection) only when the width changes.
+            if op not in _PARAM_FREE_MACRO_OPS or c_in != c_out:
+                modules.append(self._op_module(i, op, c_out))
             modules.extend(self.skip_projections[i][j] for j in inputs if plan[j][2] != c_out)
             if self.sum_norm and inputs:
                 modules.append(self.sum_norms[i])
-        modules.append(self.classifier)
-        return [p for m in modules for p in m.parameters()]
+        params = [p for m in modules for p in m.parameters()]
+        return [*params, *self._classifier_parameters(plan[-1][2])]
+
+    def _classifier_parameters(self, c_last: int) -> list[nn.Parameter]:
+        if self.width_weights == "separate":
+            return list(self.width_classifiers[str(c_last)].parameters())
+        return list(self.classifier.parameters())
 
     def forward_mixed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Logits of DARTS's continuous relaxation: every op, width and skip, weighted.
@@ -244,6 +298,11 @@ class MacroSupernet(nn.Module):
         mixed output already has the largest width), and a layer with possible skips always gets
         its `sum_norm`: the relaxation approximates a narrow child, it does not reproduce it.
         """
+        if self.width_weights != "slice":
+            raise ValueError(
+                "DARTS's relaxation mixes widths as channel masks, so it needs sliced widths "
+                "(evaluator.width_weights=slice)"
+            )
         x = self.stem(x, self.stem_width)
         outputs: list[torch.Tensor] = []
         channel = torch.arange(self.max_width, device=x.device)
