@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from app.errors import USER_ERRORS, describe
+from app.errors import USER_ERRORS, describe, describe_os_error
 
 # Added to any other exception that escapes a task, so that run_cli lets it show its traceback.
 TASK_BUG = "raised inside the task: a bug, not bad input"
@@ -36,6 +36,13 @@ def user_errors(run_dir: Path | None = None, hydra_subdir: str | None = None) ->
         if run_dir is not None:
             _remove_call_files(run_dir, hydra_subdir)
         fail(describe(err))
+    except OSError as err:
+        if err.filename is None:  # not about a path: a bug, not the place's fault
+            err.add_note(TASK_BUG)
+            raise
+        if run_dir is not None:
+            _remove_call_files(run_dir, hydra_subdir)
+        fail(describe_os_error(err))
     except Exception as err:
         err.add_note(TASK_BUG)
         raise
@@ -62,24 +69,46 @@ def _remove_call_files(run_dir: Path, hydra_subdir: str | None) -> None:
         parent = parent.parent
 
 
-def run_cli(main: Callable[[], object]) -> None:
+def _file_system_cause(err: BaseException) -> OSError | None:
+    """The file-system error (with its path) behind `err`, e.g. Hydra's unopenable log file."""
+    while err is not None:
+        if isinstance(err, OSError) and err.filename is not None:
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def run_cli(main: Callable[[], object], before: Callable[[], None] | None = None) -> None:
     """Call a `@hydra.main` function so that composition errors also print one line.
 
     Hydra prints multi-line messages for a bad override; with HYDRA_FULL_ERROR set it re-raises
     instead, which lets us print one line. A user who sets HYDRA_FULL_ERROR=1 themselves still
-    gets Hydra's full traceback.
+    gets Hydra's full traceback. `before` runs first (app/preflight.py: checks made before
+    Hydra writes anything); a file-system error Hydra meets (making the run directory, opening
+    its log) is one line too.
     """
     previous = os.environ.get("HYDRA_FULL_ERROR")
     if previous == "1":
+        try:
+            if before is not None:
+                before()
+        except USER_ERRORS as err:
+            fail(describe(err))
         main()
         return
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
+        if before is not None:
+            before()
         main()
     except USER_ERRORS as err:
         fail(describe(err))
-    except ValueError as err:
+    except (OSError, ValueError) as err:
         if TASK_BUG in getattr(err, "__notes__", ()):
+            raise
+        if cause := _file_system_cause(err):
+            fail(describe_os_error(cause))
+        if isinstance(err, OSError):
             raise
         fail(describe(err))  # Hydra's command-line misuse, e.g. two of --cfg/-m/--info
     except KeyboardInterrupt:

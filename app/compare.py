@@ -30,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from app.config import flatten_config
-from app.run_files import CHILDREN, RunFiles
+from app.run_files import CHILDREN, DamagedChildren, RunFiles
 from core.errors import ConfigError
 
 SUMMARY = "summary.json"
@@ -385,10 +385,20 @@ def parse_budgets(text: str) -> tuple[int, ...]:
 def compare(
     paths: Sequence[Path], metric: str = "reward", budgets: Sequence[int] | None = None
 ) -> Comparison:
-    """Read the runs under `paths` and group them; runs with no evaluated child are skipped."""
-    loaded = [load_run(path, metric) for path in expand_paths(paths)]
+    """Read the runs under `paths` and group them; runs with no evaluated child are skipped.
+
+    A run whose children.jsonl has a damaged line before its last is left out whole, with a
+    note in `skipped` naming the run and the line (a torn last line is a running search's).
+    """
+    loaded, damaged = [], []
+    for path in expand_paths(paths):
+        try:
+            loaded.append(load_run(path, metric))
+        except DamagedChildren as err:  # never cut at the damage: the budgets would shift
+            damaged.append(f"{path}: {err}, so the whole run is left out")
     runs = [run for run in loaded if run.children]
-    skipped = tuple(f"{run.dir}: no evaluated children yet" for run in loaded if not run.children)
+    empty = [f"{run.dir}: no evaluated children yet" for run in loaded if not run.children]
+    skipped = (*damaged, *empty)
     if not runs:
         raise ConfigError(f"no run under {', '.join(map(str, paths))} has an evaluated child")
     chosen = tuple(budgets) if budgets else default_budgets(runs)
@@ -487,6 +497,8 @@ def _rich(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> T
 def markdown_table(comparison: Comparison) -> str:
     """The comparison as GitHub markdown: the table, then the found-cell table if any."""
     text = _markdown(table_header(comparison), table_rows(comparison))
+    if comparison.skipped:
+        text += "\n" + "".join(f"Left out: {note}.\n" for note in comparison.skipped)
     if comparison.report_columns:
         found = _markdown(found_header(comparison), found_rows(comparison))
         text += f"\n{FOUND_TITLE}:\n\n{found}"

@@ -31,7 +31,10 @@ from core.errors import ConfigError
 
 @dataclass
 class BudgetConfig:
-    """How much search to do: children evaluated, children per controller update, time."""
+    """How much search to do: children evaluated, children per controller update, time.
+
+    app/validate.py `check_budget` bounds every key (at most a million children, a year).
+    """
 
     children: int = 100  # children evaluated (cached repeats do not count)
     batch: int = 2  # children per controller update (M)

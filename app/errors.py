@@ -57,6 +57,12 @@ def describe(err: BaseException) -> str:
     return _first_line(str(err)) or type(err).__name__
 
 
+def describe_os_error(err: OSError) -> str:
+    """One line naming the path of a file-system error and its reason."""
+    path = f"{err.filename} -> {err.filename2}" if err.filename2 else str(err.filename)
+    return f"{path}: {err.strerror or err}"
+
+
 def renamed(err: MissingConfigException) -> str | None:
     """For a preset that became an experiment (RENAMED), one line naming its new spelling."""
     group, _, option = (err.missing_cfg_file or "").rpartition("/")

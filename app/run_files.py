@@ -18,6 +18,10 @@ BEST = "best.json"
 CHECKPOINT = "checkpoint.pt"
 
 
+class DamagedChildren(ConfigError):
+    """A line of children.jsonl before its last is not a JSON record: the run cannot be read."""
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never half."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -70,7 +74,8 @@ class RunFiles:
 
         With `n`, lines after the first `n` are not read (they may be torn by a crash), and a
         first-`n` line that is missing or not a JSON record raises ConfigError: the file is
-        then left exactly as it is. Without `n`, reading stops at the first damaged line.
+        then left exactly as it is. Without `n`, a damaged last line (a running search's line
+        torn mid-write) is left out, and a damaged line before it raises DamagedChildren.
         """
         if not self.children_path.exists():
             lines = []
@@ -87,14 +92,33 @@ class RunFiles:
                 if not isinstance(record, dict):
                     raise ValueError(f"a JSON {type(record).__name__}, not a record")
             except ValueError as err:
+                if n is None and number == len(lines):
+                    break  # torn by a crash, or being written now
                 if n is None:
-                    break
+                    raise DamagedChildren(
+                        f"{self.children_path.name} line {number} of {len(lines)} is damaged "
+                        f"({err})"
+                    ) from err
                 raise ConfigError(
                     f"{self.children_path} line {number} is damaged ({err}); it is one of the "
                     f"{n} lines the checkpoint counts"
                 ) from err
             records.append(record)
         return records
+
+    def records(self) -> list[str]:
+        """The names of the record files that hold something (children.jsonl, best.json)."""
+        return [
+            path.name
+            for path in (self.children_path, self.best_path)
+            if path.is_file() and path.stat().st_size > 0
+        ]
+
+    def clear_torn_writes(self) -> None:
+        """Remove the temporary files of atomic writes a killed search left half-done."""
+        for path in (self.children_path, self.best_path, self.checkpoint_path):
+            for torn in self.dir.glob(f".{path.name}.*.tmp"):
+                torn.unlink(missing_ok=True)
 
     def keep_children(self, records: list[dict[str, Any]]) -> None:
         """Rewrite children.jsonl as exactly `records` (those the checkpoint knows of)."""

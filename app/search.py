@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from rich.console import Console
 
 from app.config import SearchConfig, require_run_dir, typed_config
@@ -17,6 +17,7 @@ from app.console import SearchProgress, make_console, summary_table
 from app.loops import loop_for, summary_rows
 from app.loops.base import Saved, SearchLoop, SearchState, migrate_checkpoint, stopped_early
 from app.parts import SearchParts, build_parts
+from app.preflight import require_new_run_dir
 from app.run_files import RunFiles, atomic_write_json
 from app.tb_log import SearchLogger, flat_hparams
 from app.validate import validate
@@ -69,9 +70,8 @@ def search_main(
     if cfg.resume:
         return resume_search(cfg, overrides, console)
     validate(cfg)
+    require_new_run_dir(run_dir)
     files = RunFiles(run_dir)
-    if (run_dir / SUMMARY).exists() or files.checkpoint_path.exists():
-        raise ConfigError(f"{run_dir} already holds a search: continue it with resume={run_dir}")
     save_run_config(run_dir, raw)
     with torch_threads(cfg.child.threads):
         return run_search(cfg, run_dir, files, console, saved=None)
@@ -90,10 +90,12 @@ def resume_search(call: SearchConfig, overrides: Sequence[str], console: Console
     cfg.progress = call.progress
     validate(cfg)
     files = RunFiles(run_dir)
-    if (run_dir / SUMMARY).exists():
-        console.print(f"Run {run_dir} already finished; nothing to do.", markup=False)
-        return json.loads((run_dir / SUMMARY).read_text())
     try:
+        if (run_dir / SUMMARY).exists():
+            summary = read_summary(run_dir / SUMMARY)
+            console.print(f"Run {run_dir} already finished; nothing to do.", markup=False)
+            return summary
+        require_checkpoint(files)
         saved = read_saved(files, loop_for(cfg))
     except ConfigError as err:
         raise ConfigError(
@@ -101,6 +103,45 @@ def resume_search(call: SearchConfig, overrides: Sequence[str], console: Console
         ) from err
     with torch_threads(cfg.child.threads):
         return run_search(cfg, run_dir, files, console, saved)
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """A finished run's summary.json; ConfigError if it is damaged."""
+    try:
+        summary = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} is damaged ({err})") from err
+    if not isinstance(summary, dict):
+        raise ConfigError(f"{path} is damaged (a JSON {type(summary).__name__}, not a summary)")
+    return summary
+
+
+def require_checkpoint(files: RunFiles) -> None:
+    """Refuse a run that holds records but no checkpoint: resuming would start over on them.
+
+    Every run checkpoints before its first child, so such a run lost its checkpoint (deleted,
+    moved, or written by a version that checkpointed later); only a new run can search again.
+    """
+    if files.checkpoint_path.exists() or not (records := files.records()):
+        return
+    raise ConfigError(
+        f"it holds {' and '.join(records)} but no {files.checkpoint_path.name} (deleted or moved: "
+        f"every run writes one before its first child); start a new run instead: "
+        f"{new_run_command(files.dir)}"
+    )
+
+
+def new_run_command(run_dir: Path) -> str:
+    """The command that starts a new run with `run_dir`'s settings (its .hydra/overrides.yaml)."""
+    path = run_dir / ".hydra" / "overrides.yaml"
+    try:
+        overrides = OmegaConf.load(path) if path.is_file() else None
+    except Exception:  # a damaged file: point at the settings instead
+        overrides = None
+    if not isinstance(overrides, ListConfig):
+        return f"python scripts/search.py with the settings in {run_dir / '.hydra' / 'config.yaml'}"
+    kept = [str(o) for o in overrides if str(o).lstrip("+~").split("=")[0] not in RESUME_OVERRIDES]
+    return " ".join(["python scripts/search.py", *kept])
 
 
 def read_saved(files: RunFiles, loop: type[SearchLoop]) -> Saved | None:
@@ -177,9 +218,8 @@ def restore(files: RunFiles, parts: SearchParts, saved: Saved | None, console: C
 
     The controller is restored here; the loop restores its own method state.
     """
-    if saved is None:
-        if files.children_path.exists():
-            files.keep_children([])  # killed before the first checkpoint: start clean
+    files.clear_torn_writes()
+    if saved is None:  # killed before its first checkpoint, which comes before any child
         return
     parts.controller.load_state_dict(saved.controller)
     files.keep_children(saved.children)

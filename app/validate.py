@@ -76,25 +76,52 @@ def validate(cfg: SearchConfig) -> None:
     EVALUATORS.check(cfg.evaluator)
 
 
+# Limits far beyond any search, so that a typo (1e20) is refused instead of running until
+# another stop: a million children, twenty proposals per child, a year of wall time.
+MAX_CHILDREN = 1_000_000
+MAX_SAMPLES = 20 * MAX_CHILDREN
+MAX_MINUTES = 365 * 24 * 60
+
+
 def check_budget(cfg: SearchConfig) -> None:
     """Children, batch, minutes and the proposal cap must allow a search to finish."""
     b = cfg.budget
-    require(b.children >= 1, "budget.children", b.children, "an int >= 1")
+    require(
+        1 <= b.children <= MAX_CHILDREN,
+        "budget.children",
+        b.children,
+        f"an int in [1, {MAX_CHILDREN}]",
+    )
     require(
         1 <= b.batch <= b.children,
         "budget.batch",
         b.batch,
         f"an int in [1, budget.children={b.children}]",
     )
-    require(b.minutes is None or b.minutes > 0, "budget.minutes", b.minutes, "null or > 0")
     require(
-        b.max_samples is None or b.max_samples >= b.children,
+        b.minutes is None or 0 < b.minutes <= MAX_MINUTES,
+        "budget.minutes",
+        b.minutes,
+        f"null or in (0, {MAX_MINUTES}] (a year)",
+    )
+    require(
+        b.max_samples is None or b.children <= b.max_samples <= MAX_SAMPLES,
         "budget.max_samples",
         b.max_samples,
-        f"null or >= budget.children={b.children}",
+        f"null or an int in [budget.children={b.children}, {MAX_SAMPLES}]",
     )
-    require(b.patience >= 0, "budget.patience", b.patience, "an int >= 0 (0 = never stop early)")
-    require(b.depth is None or b.depth >= 0, "budget.depth", b.depth, "null or an int >= 0")
+    require(
+        0 <= b.patience <= MAX_SAMPLES,
+        "budget.patience",
+        b.patience,
+        f"an int in [0, {MAX_SAMPLES}] (0 = never stop early)",
+    )
+    require(
+        b.depth is None or 0 <= b.depth <= MAX_CHILDREN,
+        "budget.depth",
+        b.depth,
+        f"null or an int in [0, {MAX_CHILDREN}]",
+    )
 
 
 def check_cost_metric(cfg: SearchConfig) -> None:

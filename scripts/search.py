@@ -1,5 +1,6 @@
 """Search for an architecture: `python scripts/search.py [overrides]` (see conf/config.yaml)."""
 
+import sys
 from pathlib import Path
 
 import hydra
@@ -8,6 +9,7 @@ from omegaconf import DictConfig
 
 from app.cli import run_cli, user_errors
 from app.config import register_configs
+from app.preflight import preflight
 from app.search import search_main
 from child.evaluation.pool import default_workers
 
@@ -44,4 +46,4 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    run_cli(main, before=lambda: preflight(sys.argv[1:]))

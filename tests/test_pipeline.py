@@ -26,8 +26,10 @@ VOLATILE = ("seconds", "compile_seconds")
 
 
 def children(run_dir):
-    """children.jsonl without the timings, which differ from run to run."""
-    lines = (run_dir / "children.jsonl").read_text().splitlines()
+    """children.jsonl without the timings, which differ from run to run (none before it exists:
+    the first checkpoint comes before the first child)."""
+    path = run_dir / "children.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
     return [{k: v for k, v in json.loads(line).items() if k not in VOLATILE} for line in lines]
 
 
@@ -158,3 +160,100 @@ def test_a_worker_that_dies_is_retried_or_recorded_as_failed(max_retries, status
         assert not killed  # every lost child trained again in the new pool
     else:
         assert killed and all("worker died" in r.message for r in killed)
+
+
+# Kills at the worst moments: no process of the search may outlive it.
+
+MARKER = "NAS_TEST_MARKER"
+# Run scripts/search.py with every checkpoint after the first paused between its write and its
+# rename (a flag file says when), so that a test can kill it in the middle of a checkpoint.
+PAUSED_CHECKPOINT = """
+import os, runpy, sys, time, types
+import app.run_files as run_files
+flag = sys.argv.pop(1)
+def replace(src, dst):
+    if str(dst).endswith("checkpoint.pt") and os.path.exists(dst):
+        open(flag, "w").close()
+        time.sleep(120)
+    os.replace(src, dst)
+run_files.os = types.SimpleNamespace(**{**vars(os), "replace": replace})
+sys.argv[0] = sys.argv[1]
+del sys.argv[1]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def marked_processes(marker):
+    """The live processes (zombies aside) whose environment holds MARKER=`marker` (Linux /proc)."""
+    needle = f"{MARKER}={marker}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+            except OSError:  # gone since the listing, or not ours to read
+                continue
+            if needle in environ and alive(int(entry)):
+                found.append(int(entry))
+    return found
+
+
+def commands(pids):
+    """What each process runs, for a failure message."""
+    texts = []
+    for pid in pids:
+        try:
+            texts.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            texts.append(f"{pid}: gone")
+    return texts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["pool start-up", "a child", "a checkpoint"])
+def test_a_search_killed_at_the_worst_moment_leaves_no_process_behind(tmp_path, moment):
+    args = [*SEARCH, "evaluator.workers=2", "seed=2", "progress=false"]
+    run_dir, flag = tmp_path / "killed", tmp_path / "in-checkpoint"
+    command = [sys.executable, str(SEARCH_SCRIPT)]
+    if moment == "a checkpoint":
+        command = [sys.executable, "-c", PAUSED_CHECKPOINT, str(flag), str(SEARCH_SCRIPT)]
+    marker = f"{os.getpid()}-{tmp_path.name}"
+    env = {**os.environ, MARKER: marker, "PYTHONPATH": str(Path(__file__).parents[1])}
+    proc = subprocess.Popen(
+        [*command, *args, f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    ready = {
+        "pool start-up": lambda: worker_pids(proc.pid),  # a worker exists, still importing
+        "a child": lambda: len(children(run_dir)) >= 1,
+        "a checkpoint": flag.exists,
+    }[moment]
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None and not ready():
+        time.sleep(0.005)
+    assert proc.poll() is None, "the search ended before it could be killed"
+    assert len(marked_processes(marker)) >= 2  # the search and at least one worker
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and marked_processes(marker):
+        time.sleep(0.2)
+    left = marked_processes(marker)
+    assert not left, commands(left)
+    if moment == "a checkpoint":  # killed between writing a checkpoint and its rename
+        resumed = subprocess.run(
+            [sys.executable, str(SEARCH_SCRIPT), f"resume={run_dir}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        assert resumed.returncode == 0, resumed.stderr
+        assert not marked_processes(marker)  # the resumed search's workers are gone too
+        run_search(tmp_path / "whole", args)
+        assert children(run_dir) == children(tmp_path / "whole")
+        assert not list(run_dir.glob(".checkpoint.pt.*.tmp"))  # the torn write is cleared

@@ -244,3 +244,35 @@ def test_a_version_1_shared_weight_checkpoint_resumes(tmp_path, monkeypatch, arg
     assert resumed["shared"] == straight["shared"]
     if loop is SharedWeightSearch:
         assert without_seconds(killed) == without_seconds(tmp_path / "straight")
+
+
+@pytest.mark.parametrize(
+    ("args", "loop"),
+    [
+        ([*TINY, "budget.children=8", "budget.batch=2", "seed=5"], MultiTrialSearch),
+        ([*TINY_SHARED, "seed=3"], SharedWeightSearch),
+        ([*TINY_DARTS, "seed=3"], DartsSearch),
+    ],
+    ids=["multi_trial", "enas", "darts"],
+)
+def test_a_run_killed_in_its_first_step_resumes_from_the_checkpoint_before_it(
+    tmp_path, monkeypatch, args, loop
+):
+    # Every run checkpoints before its first step, so children without a checkpoint can only
+    # mean a lost checkpoint (which resume refuses), never a run killed early.
+    args = [*args, "test_best=false"]
+    straight, _ = run_search(tmp_path / "straight", args)
+    killed = tmp_path / "killed"
+    restore = interrupt_at(monkeypatch, loop, "checkpoint", 2)  # the first step's checkpoint
+    with pytest.raises(KeyboardInterrupt):
+        run_search(killed, args)
+    restore()
+    saved = torch.load(killed / "checkpoint.pt", weights_only=False)["state"]
+    assert saved["step"] == 0 and saved["lines"] == 0
+    if loop is MultiTrialSearch:
+        assert evaluated(killed)  # the first step's children, which the resume trains again
+    resumed, printed = run_search(killed, [f"resume={killed}"])
+    assert f"Resuming {killed} at step 0: 0 children done." in printed
+    if loop is not DartsSearch:  # DARTS samples no children
+        assert without_seconds(killed) == without_seconds(tmp_path / "straight")
+    assert strip_timing([resumed["best"]]) == strip_timing([straight["best"]])

@@ -3,7 +3,8 @@
 A loop (multi-trial, ENAS, DARTS) supplies its step, its own state for the checkpoint, its part
 of summary.json and its rows of the end-of-search table; the rest is here, once.
 
-The checkpoint (version 3), one layout for every method:
+The checkpoint (version 3), one layout for every method, written before the first step and
+after every step:
 
     {"version": 3, "method": <SearchLoop.method>, "state": asdict(SearchState),
      "controller": controller.state_dict(), "method_state": <SearchLoop.method_state()>}
@@ -191,7 +192,13 @@ class SearchLoop(ABC):
     # The run and its stop rules ---------------------------------------------------------------
 
     def run(self) -> SearchState:
-        """Step until done, each step followed by a checkpoint; return the final state."""
+        """Step until done, each step followed by a checkpoint; return the final state.
+
+        A new run checkpoints once before its first step, so that a run directory with
+        children but no checkpoint can only be one whose checkpoint was lost: resume refuses it.
+        """
+        if not self.files.checkpoint_path.exists():
+            self.checkpoint()
         started, base = time.perf_counter(), self.state.seconds
         while not self.done():
             self.step()

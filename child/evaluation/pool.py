@@ -8,14 +8,24 @@ recipe's thread count), so the same run gives the same children on 1 or N worker
 A worker that dies (killed, or taken by the out-of-memory killer) breaks the whole pool in
 Python: the pool is then started again, and every child it lost is trained again, up to
 `max_retries` times, before it is recorded as failed. The search goes on either way.
+
+A worker never outlives the search that started it, even one killed with SIGKILL while its
+pool was starting: the search's PID travels in the worker's setup (a worker that read its
+parent itself would read 1 once orphaned), a worker whose search is already gone leaves at once,
+and otherwise the kernel's parent-death signal (Linux) or a check every second ends it.
+multiprocessing's resource tracker then leaves too: it exits when the last process holding its
+pipe (the search and its workers) is gone.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -43,6 +53,7 @@ class WorkerSetup:
     space_cfg: SpaceConfig
     child_cfg: ChildConfig
     reward_cfg: Reward
+    parent: int  # the PID of the search process that starts the workers
 
 
 # The setup of *this worker process*, set once by `_start_worker`. A process pool's initializer
@@ -56,12 +67,34 @@ def _start_worker(setup: WorkerSetup) -> None:
     # pool, so a worker must not die of it half-way through writing a result.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A search killed with SIGKILL cannot stop its workers, and an idle worker would wait for
-    # jobs forever, holding its copy of the data: each worker leaves once it is orphaned.
-    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    # jobs forever, holding its copy of the data: each worker leaves once it is orphaned. The
+    # death signal is asked for first, so that a search dying after the check below is caught.
+    _die_with_parent()
+    if os.getppid() != setup.parent:  # the search died while this worker was starting
+        os._exit(0)
+    threading.Thread(target=_exit_when_orphaned, args=(setup.parent,), daemon=True).start()
     device = resolve_device(setup.child_cfg.device)
     _worker_setup.append(
-        WorkerSetup(setup.data.to(device), setup.space_cfg, setup.child_cfg, setup.reward_cfg)
+        WorkerSetup(
+            setup.data.to(device), setup.space_cfg, setup.child_cfg, setup.reward_cfg, setup.parent
+        )
     )
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies; elsewhere, do nothing."""
+    # The signal comes when the *thread* that started this worker ends: workers are started by
+    # the thread that submits the jobs (the search's own), which lives as long as the search.
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no libc to call: the check every second remains
+        pass
 
 
 def _exit_when_orphaned(parent: int) -> None:
@@ -94,7 +127,7 @@ class PoolEvaluator(Evaluator):
     ) -> None:
         self.workers = workers
         self.max_retries = max_retries
-        self.setup = WorkerSetup(data.to("cpu"), space_cfg, child_cfg, reward_cfg)
+        self.setup = WorkerSetup(data.to("cpu"), space_cfg, child_cfg, reward_cfg, os.getpid())
         self._running: dict[Future[ChildResult], tuple[ChildJob, int]] = {}  # → job, attempt
         self._failed: list[ChildResult] = []  # children whose retries were spent, to hand back
         self._pool = self._new_pool()
