@@ -302,7 +302,12 @@ def test_ppo_with_one_epoch_takes_reinforces_step():
 def one_ppo_update(ppo_clip: float, ppo_epochs: int) -> tuple[torch.Tensor, dict[str, float]]:
     """A fresh softmax policy after one PPO update on one child with advantage +1."""
     cfg = SoftmaxControllerConfig(
-        lr=0.05, adam_beta1=0.0, update="ppo", ppo_clip=ppo_clip, ppo_epochs=ppo_epochs
+        lr=0.05,
+        adam_beta1=0.0,
+        update="ppo",
+        ppo_clip=ppo_clip,
+        ppo_epochs=ppo_epochs,
+        baseline_first=False,
     )
     controller = PolicyGradientController(NB201, cfg, seed=0)
     controller.baseline = 0.0  # below the reward: the child is better than expected
@@ -331,7 +336,8 @@ def test_ppo_reports_reinforces_statistics_and_its_own():
     archs = controller.propose(3)
     stats = controller.learn(archs, [0.1, 0.5, 0.9])
     reinforce_keys = {"loss", "baseline", "advantage", "entropy", "log_prob", "skip_kl"}
-    assert reinforce_keys | {"grad_norm", "clip_fraction", "approx_kl"} == set(stats)
+    ppo_keys = {"clip_fraction", "approx_kl", "proposal_log_ratio", "proposal_stored"}
+    assert reinforce_keys | {"grad_norm"} | ppo_keys == set(stats)
     assert 0 <= stats["clip_fraction"] <= 1 and stats["approx_kl"] >= 0
 
 
