@@ -236,9 +236,11 @@ class PolicyGradientController:
         self, surrogate: torch.Tensor, rollout: Rollout, elite_log_prob: torch.Tensor | None
     ) -> torch.Tensor:
         """The surrogate plus the terms every update shares: entropy, skip KL, elite."""
+        # With entropy_reward the bonus is already in the rewards, with no gradient of its own.
+        entropy_weight = 0.0 if self.cfg.entropy_reward else self.cfg.entropy_weight
         loss = (
             surrogate
-            - self.cfg.entropy_weight * rollout.entropy.mean()
+            - entropy_weight * rollout.entropy.mean()
             + self.cfg.skip_weight * rollout.skip_kl.mean()
         )
         if elite_log_prob is not None:

@@ -33,7 +33,13 @@ EXPECTED: dict[str, dict[str, Any]] = {
         **NB201,
     },
     "evolution_paper": {
-        "controller": {"name": "evolution", "population": 10, "sample_size": 3},
+        # issue 22: the reference code's node-then-edge mutation
+        "controller": {
+            "name": "evolution",
+            "population": 10,
+            "sample_size": 3,
+            "mutation": "grouped",
+        },
         "budget.batch": 1,
         **NB201,
     },
@@ -43,6 +49,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "lr": 1.0e-3,
             "tanh_constant": 1.5,
             "baseline_decay": 0.99,
+            "baseline_first": True,  # issue 22: ENAS's baseline order and entropy bonus
+            "entropy_reward": True,
             "skip_weight": 0.8,
             "skip_kl_average": True,
         },
