@@ -103,17 +103,20 @@ METHODS = {
         note="the paper's code: one cell per update",
     ),
     "evolution_nb201": Method(
-        "REA, tuned (`evolution_nb201`: P25, S25)", ("experiment=evolution_nb201",)
+        "REA, tuned (`evolution_nb201`: P25, S25 without replacement)",
+        ("experiment=evolution_nb201",),
     ),
     "evolution_paper": Method(
-        "REA, reference settings (`evolution_paper`: P10, S3, 1 cell per step)",
+        "REA, reference settings (`evolution_paper`: P10, S3, node-then-edge, 1 cell per step)",
         ("experiment=evolution_paper",),
         batch=1,
         note="the paper's code: one cell at a time",
     ),
     "evolution": Method("REA, default preset (`evolution`: P50, S25)", ("controller=evolution",)),
     "local_search_nb201": Method(
-        "local search, tuned (`local_search_nb201`)", ("experiment=local_search_nb201",)
+        "local search, tuned (`local_search_nb201`, 2 cells per step)",
+        ("experiment=local_search_nb201",),
+        batch=2,
     ),
     "local_search": Method(
         "local search as published (`local_search`, 1 cell per step)",

@@ -26,9 +26,24 @@ EXPECTED: dict[str, dict[str, Any]] = {
         **NB201,
     },
     "ppo": {"controller": {"name": "lstm", "update": "ppo"}, "budget.batch": 10, **NB201},
-    "softmax_nb201": {"controller": {"name": "softmax", "lr": 0.3}, "budget.batch": 10, **NB201},
+    "softmax_nb201": {
+        # issue 22: the baseline of before, which the retuning kept (controller=softmax's changed)
+        "controller": {
+            "name": "softmax",
+            "lr": 0.3,
+            "baseline_first": False,
+            "baseline_debias": False,
+        },
+        "budget.batch": 10,
+        **NB201,
+    },
     "evolution_nb201": {
-        "controller": {"name": "evolution", "population": 25},
+        # issue 22: the tournament of before, which the retuning kept (the default changed)
+        "controller": {
+            "name": "evolution",
+            "population": 25,
+            "tournament": "without_replacement",
+        },
         "budget.batch": 10,
         **NB201,
     },
