@@ -9,7 +9,7 @@ child has no training time, a space without skips no skip KL.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +74,9 @@ class SearchLogger:
             scalars["child/val_acc_mean"] = float(np.mean([r.val_acc for r in ok]))
             if any(r.params for r in ok):  # a table without a params column has none
                 scalars["child/params_mean"] = float(np.mean([r.params for r in ok]))
-            if any(r.seconds for r in ok):  # looked-up children took no time
-                scalars["child/seconds_mean"] = float(np.mean([r.seconds for r in ok]))
+            timed = [r.seconds for r in ok if r.seconds is not None]  # a table times nothing
+            if timed:
+                scalars["child/seconds_mean"] = float(np.mean(timed))
         for key, value in controller_stats.items():
             if key == "skip_kl" and not self.space.uses_skips:
                 continue  # a KL over skip decisions the space does not have
@@ -227,15 +228,17 @@ LAYOUT = {
 }
 
 
-def flat_hparams(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The curated settings of `HPARAM_KEYS` present in `cfg`, as TensorBoard values.
+def flat_hparams(cfg: Mapping[str, Any], unused: Collection[str] = ()) -> dict[str, Any]:
+    """The curated settings of `HPARAM_KEYS` present in `cfg` and used, as TensorBoard values.
 
+    `unused` names the settings the run did not use (`unused_settings`): the dashboard would
+    otherwise compare runs by a value that had no effect, such as the data set of a table run.
     Booleans and None become text ("true", "null"): the dashboard shows numbers as 1.0000.
     """
     flat = flatten_config(cfg)
     out: dict[str, Any] = {}
     for key in HPARAM_KEYS:
-        if key not in flat:
+        if key not in flat or key in unused:
             continue
         value = flat[key]
         if isinstance(value, bool) or value is None:
@@ -244,3 +247,13 @@ def flat_hparams(cfg: Mapping[str, Any]) -> dict[str, Any]:
             value = str(value)
         out[key] = value
     return out
+
+
+def unused_settings(reads_data: bool, pipelined: bool = True) -> tuple[str, ...]:
+    """The `HPARAM_KEYS` a run did not use, for `flat_hparams`.
+
+    The data set when its evaluator read none (a table: `SearchParts.data is None`), the
+    pipeline depth when its loop proposes no batch ahead (weight sharing, DARTS).
+    """
+    unused = () if reads_data else ("dataset.name",)
+    return unused if pipelined else (*unused, "budget.depth")

@@ -2,23 +2,28 @@
 
     python benchmarks/nb201_protocol.py            # held-out seeds 1000-1099: the results table
     python benchmarks/nb201_protocol.py --tune     # the tuning sweep, on tuning seeds 0-29
+    python benchmarks/nb201_protocol.py --tune --only softmax evolution   # part of it
     python benchmarks/nb201_protocol.py --cost     # cost-aware search under a parameter limit
+    python benchmarks/nb201_protocol.py --changes  # issue 22's changes against the old behaviour
 
 The protocol: every search runs on the bundled table (`evaluator=table`), whose reward is the
 12-epoch CIFAR-10 validation accuracy (`cifar10_valid_12ep`). The cell with the best reward
 after N evaluated cells is the search's result, and what is reported is that cell's 200-epoch
 *test* accuracy on CIFAR-10, CIFAR-100 and ImageNet16-120, looked up in the table. 100 cells is
-the paper's time budget (random search with 100 cells reproduces its random-search row); 50 and
-200 are reported too. Each run is a real search through `search_main` (children.jsonl,
+the paper's time budget (random search with 100 cells reproduces its random-search row); 50, 150
+and 200 are reported too. Each run is a real search through `search_main` (children.jsonl,
 checkpoints, TensorBoard), in a worker process on one thread.
 
 Tuning (`--tune`) gives every tunable controller the same effort: a grid of 12 settings, each
 run on tuning seeds 0-29 at 100 cells, and the setting with the highest mean *reward* (the
 12-epoch validation accuracy of the best cell found) wins. Test columns are never read while
 tuning, and the reported seeds (1000 and up) are never used for it. The winners are the
-`*_nb201` and `ppo` experiments in conf/experiment/, each with the budget.batch it won with.
-Results go to benchmarks/results/nb201_protocol.json, nb201_tuning.json and nb201_cost.json
-(+ nb201_pareto.png).
+`*_nb201` and `ppo` experiments in conf/experiment/, each with the budget.batch it won with; the
+targets compare the winners, so no row is chosen by a test column. `--only` re-tunes some
+controllers and keeps the others' rows in nb201_tuning.json (the runs are deterministic: a
+controller whose code did not change gets the same numbers again).
+Results go to benchmarks/results/nb201_protocol.json, nb201_tuning.json, nb201_changes.json and
+nb201_cost.json (+ nb201_pareto.png).
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ BASE = ["search_space=nb201", "evaluator=table", "progress=false", "test_best=fa
 COLUMNS = ("cifar10_test_200ep", "cifar100_test_200ep", "imagenet16_test_200ep")
 NAMES = {"cifar10_test_200ep": "CIFAR-10", "cifar100_test_200ep": "CIFAR-100"}
 NAMES["imagenet16_test_200ep"] = "ImageNet16-120"
-BUDGETS = (50, 100, 200)
+BUDGETS = (50, 100, 150, 200)
 MAIN_BUDGET = 100
 HELD_OUT = range(1000, 1100)
 TUNING_SEEDS = range(30)
@@ -98,17 +103,30 @@ METHODS = {
         note="the paper's code: one cell per update",
     ),
     "evolution_nb201": Method(
-        "REA, tuned (`evolution_nb201`: P25, S25)", ("experiment=evolution_nb201",)
+        "REA, tuned (`evolution_nb201`: P25, S25 without replacement)",
+        ("experiment=evolution_nb201",),
     ),
     "evolution_paper": Method(
-        "REA, reference settings (`evolution_paper`: P10, S3, 1 cell per step)",
+        "REA, reference settings (`evolution_paper`: P10, S3, node-then-edge, 1 cell per step)",
         ("experiment=evolution_paper",),
         batch=1,
         note="the paper's code: one cell at a time",
     ),
     "evolution": Method("REA, default preset (`evolution`: P50, S25)", ("controller=evolution",)),
+    "local_search_nb201": Method(
+        "local search, tuned (`local_search_nb201`, 2 cells per step)",
+        ("experiment=local_search_nb201",),
+        batch=2,
+    ),
+    "local_search": Method(
+        "local search as published (`local_search`, 1 cell per step)",
+        ("controller=local_search",),
+        batch=1,
+        note="White et al. 2020: first improvement, one random start",
+    ),
     "random": Method("random search (`random`)", ("controller=random",)),
 }
+TUNED_LSTM = "lstm_nb201"  # the LSTM row the targets use: the winner of --tune, by reward
 
 
 # --tune: 12 settings per tunable controller (equal effort), each a list of overrides; the
@@ -146,7 +164,8 @@ TUNING: dict[str, list[tuple[str, ...]]] = {
         "budget.batch=1",  # the reference settings
         "budget.batch=1 controller.lr=0.03",
         "budget.batch=1 controller.lr=0.1",
-        "budget.batch=1 controller.lr=0.3",
+        # the tuned preset before issue 22: the baseline judged before the batch moves it
+        "controller.lr=0.3 controller.baseline_first=false controller.baseline_debias=false",
         "budget.batch=2 controller.lr=0.1",
         "budget.batch=2 controller.lr=0.3",
         "budget.batch=5 controller.lr=0.1",
@@ -183,10 +202,27 @@ TUNING: dict[str, list[tuple[str, ...]]] = {
             "controller.population=30 controller.sample_size=10",
             "controller.population=25 controller.sample_size=25",
             "budget.batch=1 controller.population=10 controller.sample_size=5",
-            "budget.batch=1 controller.population=15 controller.sample_size=3",
+            # the tuned preset before issue 22: a tournament without replacement (an argmax)
+            "controller.population=25 controller.sample_size=25 "
+            "controller.tournament=without_replacement",
             "controller.population=40 controller.sample_size=20",
         ),
     ],
+    "local_search": _grid(
+        "controller=local_search",
+        "budget.batch=1",  # as published
+        "budget.batch=1 controller.restarts_from=5",
+        "budget.batch=1 controller.restarts_from=10",
+        "budget.batch=1 controller.first_improvement=false",
+        "budget.batch=1 controller.first_improvement=false controller.restarts_from=5",
+        "budget.batch=1 controller.first_improvement=false controller.restarts_from=10",
+        "",
+        "controller.restarts_from=10",
+        "controller.first_improvement=false",
+        "controller.first_improvement=false controller.restarts_from=10",
+        "budget.batch=2",
+        "budget.batch=5 controller.restarts_from=5",
+    ),
 }
 
 
@@ -338,7 +374,7 @@ def results_table(by_method: dict[str, list[Outcome]]) -> str:
         "runs",
         *(f"{NAMES[c]} @{MAIN_BUDGET}" for c in COLUMNS),
         *(f"CIFAR-10 @{b}" for b in BUDGETS if b != MAIN_BUDGET),
-        "reward @100 (12-ep valid)",
+        f"reward @{MAIN_BUDGET} (12-ep valid)",
     ]
     lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
     for name, outcomes in by_method.items():
@@ -354,7 +390,7 @@ def results_table(by_method: dict[str, list[Outcome]]) -> str:
             cell([o.reward[MAIN_BUDGET] for o in outcomes]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    blank = ["-"] * (len(header) - 5)
+    blank = ["-"] * (len(header) - 2 - len(COLUMNS))
     for name, rows in PUBLISHED.items():
         values = [f"{m:.2f} ± {s:.2f}" for m, s in rows]
         lines.append("| " + " | ".join([f"paper: {name}", "500", *values, *blank]) + " |")
@@ -364,56 +400,76 @@ def results_table(by_method: dict[str, list[Outcome]]) -> str:
 
 
 def target_lines(by_method: dict[str, list[Outcome]]) -> list[str]:
-    """Whether the best LSTM preset beats the paper's REA, our tuned REA and random search."""
+    """Whether the tuned LSTM beats the paper's REA, our tuned REA, local search and random.
+
+    The LSTM row is the one tuning chose (`TUNED_LSTM`, by reward on the tuning seeds), never
+    the one with the better held-out test mean: that would pick by the number reported.
+    """
     c10 = "cifar10_test_200ep"
 
     def values(name: str, budget: int) -> list[float]:
         return [o.report[budget][c10] for o in by_method[name]]
 
-    lstm = max(("lstm_nb201", "lstm"), key=lambda n: statistics.fmean(values(n, MAIN_BUDGET)))
+    lstm = TUNED_LSTM
     mean = 100 * statistics.fmean(values(lstm, MAIN_BUDGET))
     paper = PUBLISHED["REA"][0][0]
     lines = [
-        f"best LSTM preset: {lstm}, CIFAR-10 test @{MAIN_BUDGET} {mean:.2f}: "
+        f"tuned LSTM ({lstm}), CIFAR-10 test @{MAIN_BUDGET} {mean:.2f}: "
         f"{'beats' if mean > paper else 'MISSES'} the paper's REA ({paper:.2f})"
     ]
-    diff, se = welch(values(lstm, MAIN_BUDGET), values("evolution_nb201", MAIN_BUDGET))
-    verdict = "beats" if diff > 2 * se else ("MISSES (not significant)" if diff > 0 else "MISSES")
-    lines.append(f"vs our tuned REA @{MAIN_BUDGET}: {diff:+.2f} ± {se:.2f} (SE) points: {verdict}")
-    for b in BUDGETS:
-        diff, se = welch(values(lstm, b), values("random", b))
-        verdict = "beats" if diff > 2 * se else "MISSES"
-        lines.append(f"vs random search @{b}: {diff:+.2f} ± {se:.2f} (SE) points: {verdict}")
+    for rival, label, budgets in (
+        ("evolution_nb201", "our tuned REA", (MAIN_BUDGET,)),
+        ("local_search_nb201", "our tuned local search", BUDGETS),
+        ("random", "random search", BUDGETS),
+    ):
+        if rival not in by_method:
+            continue
+        for b in budgets:
+            diff, se = welch(values(lstm, b), values(rival, b))
+            verdict = "beats" if diff > 2 * se else ("level" if diff > -2 * se else "LOSES")
+            lines.append(f"vs {label} @{b}: {diff:+.2f} ± {se:.2f} (SE) points: {verdict}")
     return lines
 
 
 # ---------------------------------------------------------------- tuning
 
 
-def tune(workers: int, seeds: Sequence[int]) -> None:
-    """Each tunable controller's grid on the tuning seeds at 100 cells; the winner by reward."""
-    settings = [(c, i, s) for c, grid in TUNING.items() for i, s in enumerate(grid)]
+def tune(workers: int, seeds: Sequence[int], only: Sequence[str] = ()) -> None:
+    """Each tunable controller's grid on the tuning seeds at 100 cells; the winner by reward.
+
+    With `only`, just those controllers' grids run; the others' rows are kept from the last
+    nb201_tuning.json (each with the seconds it was measured in).
+    """
+    grids = {c: g for c, g in TUNING.items() if not only or c in only}
+    settings = [(c, i, s) for c, grid in grids.items() for i, s in enumerate(grid)]
     raws = {(c, i): compose(s, BATCH, MAIN_BUDGET) for c, i, s in settings}
     jobs = [(f"{c}#{i}", raws[(c, i)], seed) for seed in seeds for c, i, _ in settings]
     print(f"{len(settings)} settings x {len(seeds)} tuning seeds ({seeds[0]}-{seeds[-1]})")
     start = time.perf_counter()
     outcomes = run_many(jobs, (MAIN_BUDGET,), workers)
     total = time.perf_counter() - start
+    previous = RESULTS / "nb201_tuning.json"
+    kept = json.loads(previous.read_text())["controllers"] if only and previous.is_file() else {}
     out: dict[str, Any] = {
         "selection": f"highest mean best reward (cifar10_valid_12ep) at {MAIN_BUDGET} cells "
         "over the tuning seeds; test columns never read",
         "seeds": list(seeds),
-        "controllers": {},
+        "controllers": {c: kept[c] for c in TUNING if c not in grids and c in kept},
         "total_wall_seconds": total,
+        "tuned_now": list(grids),
     }
-    for controller, grid in TUNING.items():
+    for controller, grid in grids.items():
         rows = []
         for i, setting in enumerate(grid):
             runs = [o for o in outcomes if o.method == f"{controller}#{i}"]
             mean, std = mean_std([o.reward[MAIN_BUDGET] for o in runs])
             rows.append({"overrides": list(setting), "reward_mean": mean, "reward_std": std})
         best = max(range(len(rows)), key=lambda i: rows[i]["reward_mean"])
-        out["controllers"][controller] = {"grid": rows, "chosen": rows[best]["overrides"]}
+        out["controllers"][controller] = {
+            "grid": rows,
+            "chosen": rows[best]["overrides"],
+            "wall_seconds": total,
+        }
         print(f"\n{controller} ({len(grid)} settings):")
         for i, row in enumerate(rows):
             mark = "  <- chosen" if i == best else ""
@@ -491,6 +547,136 @@ def cost_run(method: str, raw: DictConfig, seed: int, root: str) -> dict[str, An
     return {"method": method, "seed": seed, "report": best["report"] if best else {}}
 
 
+# ---------------------------------------------------------------- issue 22's changes
+
+# Each change of issue 22 against the behaviour before it, on the held-out seeds: (name, label,
+# overrides, cells per update). The settings before the change are options, so both sides are
+# reproducible; every other setting is the preset's.
+ENAS_ON_TABLE = (
+    "controller=lstm",
+    "controller.lr=1e-3",
+    "controller.tanh_constant=1.5",
+    "controller.baseline_decay=0.99",
+)
+# The new behaviour of three of them is a row of the results table (`softmax`,
+# `evolution_paper`, `ppo`: depth 0 on a table), so only the other side runs here.
+CHANGES: tuple[tuple[str, str, tuple[str, ...], int], ...] = (
+    (
+        "softmax_first_only",
+        "softmax, reference, baseline first, not debiased",
+        ("controller=softmax", "controller.baseline_debias=false"),
+        1,
+    ),
+    (
+        "softmax_before",
+        "softmax, reference, as before (baseline from before the cell, not debiased)",
+        (
+            "controller=softmax",
+            "controller.baseline_first=false",
+            "controller.baseline_debias=false",
+        ),
+        1,
+    ),
+    (
+        "enas_table",
+        "ENAS's controller settings on the table (new: baseline first, entropy in the reward)",
+        (*ENAS_ON_TABLE, "controller.baseline_first=true", "controller.entropy_reward=true"),
+        20,
+    ),
+    ("enas_table_before", "ENAS's controller settings on the table, as before", ENAS_ON_TABLE, 20),
+    (
+        "evolution_paper_uniform",
+        "REA P10 S3, with replacement, uniform edge",
+        ("experiment=evolution_paper", "controller.mutation=uniform"),
+        1,
+    ),
+    (
+        "evolution_paper_before",
+        "REA P10 S3, as before (without replacement, uniform edge)",
+        (
+            "experiment=evolution_paper",
+            "controller.mutation=uniform",
+            "controller.tournament=without_replacement",
+        ),
+        1,
+    ),
+    (
+        "evolution_p25s25",
+        "REA P25 S25, batch 10 (new: with replacement)",
+        ("controller=evolution", "controller.population=25", "controller.sample_size=25"),
+        BATCH,
+    ),
+    (
+        "evolution_p25s25_before",
+        "REA P25 S25, batch 10, as before (without replacement)",
+        (
+            "controller=evolution",
+            "controller.population=25",
+            "controller.sample_size=25",
+            "controller.tournament=without_replacement",
+        ),
+        BATCH,
+    ),
+    (
+        "ppo_d0_before",
+        "PPO, depth 0, as before (π_old re-scored at learn time)",
+        ("experiment=ppo", "budget.depth=0", "controller.ppo_old=learn"),
+        BATCH,
+    ),
+    (
+        "ppo_d8",
+        "PPO, depth 8 (new: π_old stored at proposal)",
+        ("experiment=ppo", "budget.depth=8"),
+        BATCH,
+    ),
+    (
+        "ppo_d8_before",
+        "PPO, depth 8, as before (π_old re-scored at learn time)",
+        ("experiment=ppo", "budget.depth=8", "controller.ppo_old=learn"),
+        BATCH,
+    ),
+)
+
+
+def changes(workers: int, seeds: Sequence[int]) -> None:
+    """Every change of issue 22 beside the behaviour before it, on held-out seeds, 200 cells."""
+    raws = {name: compose(o, batch, max(BUDGETS)) for name, _, o, batch in CHANGES}
+    jobs = [(name, raws[name], s) for s in seeds for name, _, _, _ in CHANGES]
+    print(f"{len(CHANGES)} settings x {len(seeds)} held-out seeds ({seeds[0]}-{seeds[-1]})")
+    start = time.perf_counter()
+    outcomes = run_many(jobs, BUDGETS, workers)
+    total = time.perf_counter() - start
+    by_name = {name: [o for o in outcomes if o.method == name] for name, _, _, _ in CHANGES}
+    c10 = "cifar10_test_200ep"
+    header = "| setting | runs | " + " | ".join(f"CIFAR-10 @{b}" for b in BUDGETS)
+    lines = [
+        header + f" | reward @{MAIN_BUDGET} |",
+        "|---|---:" + "|---:" * (len(BUDGETS) + 1) + "|",
+    ]
+    for name, label, _, _ in CHANGES:
+        runs = by_name[name]
+        cells = [cell([o.report[b][c10] for o in runs]) for b in BUDGETS]
+        reward = cell([o.reward[MAIN_BUDGET] for o in runs])
+        lines.append(f"| {label} | {len(runs)} | " + " | ".join(cells) + f" | {reward} |")
+    print("\n".join(lines))
+    print(f"\ntotal wall time {total:.0f} s")
+    out = {
+        "protocol": "as nb201_protocol.json; each change beside the behaviour before it",
+        "seeds": list(seeds),
+        "settings": {
+            name: {
+                "label": label,
+                "overrides": list(o),
+                "batch": batch,
+                **summarize(by_name[name], BUDGETS),
+            }
+            for name, label, o, batch in CHANGES
+        },
+        "total_wall_seconds": total,
+    }
+    write_json("nb201_changes.json", out)
+
+
 def write_json(name: str, data: dict[str, Any]) -> None:
     """Write benchmarks/results/`name`."""
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -503,13 +689,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tune", action="store_true", help="the tuning sweep (tuning seeds)")
     parser.add_argument("--cost", action="store_true", help="the cost-aware comparison")
+    parser.add_argument("--changes", action="store_true", help="issue 22's changes, before/after")
+    parser.add_argument("--only", nargs="*", default=(), help="--tune: just these controllers")
     parser.add_argument("--seeds", type=int, default=None, help="how many seeds (default: all)")
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (processes)")
     args = parser.parse_args()
+    unknown = set(args.only) - set(TUNING)
+    if unknown:
+        parser.error(f"--only: unknown {sorted(unknown)}; known: {', '.join(TUNING)}")
     pool = list(TUNING_SEEDS if args.tune else HELD_OUT)
     seeds = pool[: args.seeds] if args.seeds else pool
     if args.tune:
-        tune(args.workers, seeds)
+        tune(args.workers, seeds, args.only)
+    elif args.changes:
+        changes(args.workers, seeds)
     elif args.cost:
         cost_search(args.workers, seeds)
     else:

@@ -12,6 +12,9 @@ from core.errors import require
 
 ADVANTAGES = ("baseline", "rank")
 UPDATES = ("reinforce", "ppo")
+PPO_OLD = ("proposal", "learn")
+TOURNAMENTS = ("with_replacement", "without_replacement")
+MUTATIONS = ("uniform", "grouped")
 
 
 @dataclass
@@ -28,7 +31,19 @@ class PolicyGradientConfig:
     temperature: float = 1.0
     tanh_constant: float = 2.5  # logits are clipped to ±tanh_constant; 0 turns clipping off
     entropy_weight: float = 1e-4
+    # Where the entropy bonus goes: false = −entropy_weight·H in the loss (a gradient that
+    # flattens the policy); true = +entropy_weight·H of the sampled architecture added to its
+    # reward, without gradient, before the baseline and advantage (ENAS's code).
+    entropy_reward: bool = False
     baseline_decay: float = 0.95
+    # The order of baseline and advantage: false = a batch's advantages use the baseline from
+    # before it (then the batch updates it); true = the batch's rewards update the baseline
+    # first and the advantages use the updated one (ENAS's and NAS-Bench-201's reference code).
+    baseline_first: bool = False
+    # The baseline's start: false = the first batch's mean reward; true = an EMA started at 0
+    # and divided by 1 − decay^k after k rewards (the NAS-Bench-201 reference's bias-corrected
+    # average; its first value is also the first reward, but early rewards weigh more).
+    baseline_debias: bool = False
     skip_target: float = 0.4  # the skip probability the KL term pulls towards
     skip_weight: float = 0.0  # weight of that KL pull; 0 = off
     # The KL of each layer's skip probabilities, summed over its anchors, is summed over the
@@ -52,6 +67,11 @@ class PolicyGradientConfig:
     update: str = "reinforce"
     ppo_epochs: int = 4
     ppo_clip: float = 0.2
+    # PPO's π_old: "proposal" = the log-probability each architecture had under the policy
+    # that proposed it, stored by propose() (and in checkpoints); "learn" = the policy at
+    # learn time, before the update. They differ only when proposals run ahead of learning
+    # (budget.depth > 0); "learn" was the behaviour before issue 22.
+    ppo_old: str = "proposal"
 
     def check(self) -> None:
         """Raise ConfigError for an update, advantage or term that cannot work."""
@@ -118,6 +138,12 @@ class PolicyGradientConfig:
             self.ppo_clip,
             "a number strictly between 0 and 1",
         )
+        require(
+            self.ppo_old in PPO_OLD,
+            "controller.ppo_old",
+            self.ppo_old,
+            f"one of {', '.join(PPO_OLD)}",
+        )
 
 
 @dataclass
@@ -139,9 +165,9 @@ class LSTMControllerConfig(PolicyGradientConfig):
 class SoftmaxControllerConfig(PolicyGradientConfig):
     """One free softmax per decision, no LSTM: the NAS-Bench-201 paper's reference REINFORCE.
 
-    Its defaults are the reference's (D-X-Y/AutoDL-Projects, exps/NATS-algos/reinforce.py):
-    Adam lr 0.01, an EMA baseline with decay 0.9, no logit clipping, no entropy bonus and no
-    gradient clipping.
+    Its defaults are the reference's (D-X-Y/AutoDL-Projects, exps/NAS-Bench-201-algos/
+    reinforce.py): Adam lr 0.01, a bias-corrected EMA baseline with decay 0.9 that takes in each
+    reward before judging it, no logit clipping, no entropy bonus and no gradient clipping.
     """
 
     name: str = "softmax"
@@ -149,6 +175,8 @@ class SoftmaxControllerConfig(PolicyGradientConfig):
     tanh_constant: float = 0.0
     entropy_weight: float = 0.0
     baseline_decay: float = 0.9
+    baseline_first: bool = True
+    baseline_debias: bool = True
     grad_clip: float = 0.0
 
 
@@ -169,15 +197,57 @@ class EvolutionControllerConfig:
     name: str = "evolution"
     population: int = 50  # random children until the population is full; then the oldest dies
     sample_size: int = 25  # each parent is the best of this many random members
+    # How the sample_size members are drawn: "with_replacement" (Real et al.'s Algorithm 1 and
+    # the NAS-Bench-201 code: a member may be drawn twice) or "without_replacement" (distinct
+    # members; with sample_size = population the parent is always the population's best).
+    tournament: str = "with_replacement"
+    # Which decision a mutation changes: "uniform" = any changeable decision, equally likely;
+    # "grouped" = first a group of decisions the space declares (Choice.group; NAS-Bench-201:
+    # the edges into one node), then a decision of it: the NAS-Bench-201 code's node-then-edge.
+    mutation: str = "uniform"
 
     def check(self) -> None:
-        """A population to select from, and tournaments that fit in it."""
+        """A population to select from, tournaments that fit in it, known draws."""
         require(self.population >= 2, "controller.population", self.population, "an int >= 2")
+        limit = self.population if self.tournament == "without_replacement" else None
         require(
-            1 <= self.sample_size <= self.population,
+            self.sample_size >= 1 and (limit is None or self.sample_size <= limit),
             "controller.sample_size",
             self.sample_size,
-            f"an int in [1, population={self.population}]",
+            f"an int in [1, population={self.population}]" if limit else "an int >= 1",
+        )
+        require(
+            self.tournament in TOURNAMENTS,
+            "controller.tournament",
+            self.tournament,
+            f"one of {', '.join(TOURNAMENTS)}",
+        )
+        require(
+            self.mutation in MUTATIONS,
+            "controller.mutation",
+            self.mutation,
+            f"one of {', '.join(MUTATIONS)}",
+        )
+
+
+@dataclass
+class LocalSearchControllerConfig:
+    """Local search (White et al. 2020): hill climbing over one-decision neighbours, restarts.
+
+    From a random architecture, its neighbours (every architecture with one decision answered
+    differently) are evaluated in random order and the search moves to the first one that is
+    better (`first_improvement`) or, once all are evaluated, to the best one if it is better.
+    At a local optimum it restarts from the best of `restarts_from` new random architectures.
+    """
+
+    name: str = "local_search"
+    first_improvement: bool = True  # false: evaluate the whole neighbourhood, move to its best
+    restarts_from: int = 1  # random architectures a (re)start picks the best of
+
+    def check(self) -> None:
+        """At least one random architecture to start from."""
+        require(
+            self.restarts_from >= 1, "controller.restarts_from", self.restarts_from, "an int >= 1"
         )
 
 

@@ -18,8 +18,11 @@ class RegularizedEvolution:
     """Keeps the `population` most recent children; a child is a mutation of a tournament winner.
 
     The first `population` proposals are random. Afterwards each proposal samples
-    `sample_size` members, takes the one with the highest reward and changes one of its
-    decisions. `learn` adds the new children and removes the oldest (not the worst) members.
+    `sample_size` members (with replacement, as Real et al.'s Algorithm 1 and the NAS-Bench-201
+    code do, unless `tournament="without_replacement"`), takes the one with the highest reward
+    (the first drawn among equals) and changes one of its decisions (`mutation`: any decision
+    equally likely, or a group of decisions first). `learn` adds the new children and removes
+    the oldest (not the worst) members.
     Proposals are counted, not members, so a search that proposes ahead of learning (a
     pipeline) still starts from exactly `population` random children, as asynchronous
     evolution does (Real et al. 2019); with no member learned yet, a proposal is random too.
@@ -39,13 +42,16 @@ class RegularizedEvolution:
             if self.proposed < self.cfg.population or not self.population:
                 archs.append(self.space.sample(self.rng))
             else:
-                archs.append(self.space.mutate(self._tournament(), self.rng))
+                grouped = self.cfg.mutation == "grouped"
+                archs.append(self.space.mutate(self._tournament(), self.rng, grouped=grouped))
             self.proposed += 1
         return archs
 
     def _tournament(self) -> Architecture:
-        size = min(self.cfg.sample_size, len(self.population))
-        picks = self.rng.choice(len(self.population), size=size, replace=False)
+        """The best of `sample_size` members drawn at random (fewer without replacement)."""
+        replace = self.cfg.tournament == "with_replacement"
+        size = self.cfg.sample_size if replace else min(self.cfg.sample_size, len(self.population))
+        picks = self.rng.choice(len(self.population), size=size, replace=replace)
         best = max(picks, key=lambda i: self.population[i][1])
         return self.population[best][0]
 

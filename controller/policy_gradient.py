@@ -39,11 +39,21 @@ class PolicyGradientController:
 
     With `update="reinforce"` (the default), one Adam step per batch on
     loss = −A·log π(a) − entropy_weight·H(π) + skip_weight·KL(skips ‖ skip_target),
-    averaged over the batch. By default the advantage is A = R − b, where b is an EMA of past
-    rewards (decay `baseline_decay`). The advantage of a batch uses the baseline from before
-    that batch; b starts at the first batch's mean reward rather than 0, so the first updates
-    are not all "better than expected". With `advantage_norm`, A is divided by the running std
-    of rewards around b (an EMA with the same decay, started at the first batch's variance).
+    averaged over the batch. By default the advantage is A = R − b, where b is an EMA of
+    rewards (decay `baseline_decay`). Two settings say how b meets a batch:
+    - `baseline_first`: false (the default) judges a batch against the baseline from before it
+      and then lets its rewards move b; true lets the rewards move b first and judges them
+      against the moved b, as the reference implementations do (ENAS's `baseline_update` under
+      a control dependency; NAS-Bench-201's reinforce.py).
+    - `baseline_debias`: false starts b at the first batch's mean reward (ENAS starts at 0,
+      which makes the first updates all "better than expected"); true starts an EMA at 0 and
+      divides it by 1 − decay^k after k rewards, NAS-Bench-201's bias-corrected average.
+    With `advantage_norm`, A is divided by the running std of rewards around b (an EMA with the
+    same decay, started at the first batch's variance).
+
+    `entropy_reward` moves the entropy bonus from the loss into the reward, as ENAS's code
+    does: each architecture's reward becomes R + entropy_weight·H, H the summed entropy of the
+    decisions that sampled it (no gradient through H), before the baseline and advantage.
 
     `advantage="rank"` uses instead the centred rank of each reward among this batch and the
     `rank_window` rewards before it: (number below + half the ties) / pool size − 0.5. Ranks
@@ -55,11 +65,14 @@ class PolicyGradientController:
 
     With `update="ppo"` the same advantages feed PPO's clipped surrogate (Schulman et al.
     2017): `ppo_epochs` Adam steps on −mean(min(ρA, clip(ρ, 1 − ε, 1 + ε)A)) plus the same
-    entropy, skip and elite terms, where ρ = π(a)/π_old(a), π_old is the policy that proposed
-    the batch and ε = `ppo_clip`. Its first step is REINFORCE's step (ρ = 1 there); in the
-    later ones a row whose ratio has already left [1 − ε, 1 + ε] in its advantage's direction
-    gives no gradient, so one batch cannot push the policy far. NASNet (Zoph et al. 2018)
-    trained its controller this way.
+    entropy, skip and elite terms, where ρ = π(a)/π_old(a) and ε = `ppo_clip`. π_old is the
+    policy that proposed the batch: `propose` stores each architecture's log-probability, in
+    proposal order, and the checkpoint keeps them, so a search that proposes ahead of learning
+    (budget.depth > 0) or resumes still compares with the proposing policy (`ppo_old=learn`
+    uses the policy at learn time instead). When nothing ran ahead, the first step is
+    REINFORCE's step (ρ = 1 there); a row whose ratio has left [1 − ε, 1 + ε] in its
+    advantage's direction gives no gradient, so one batch cannot push the policy far. NASNet
+    (Zoph et al. 2018) trained its controller this way.
     """
 
     def __init__(
@@ -81,7 +94,12 @@ class PolicyGradientController:
         )
         self.generator = torch.Generator().manual_seed(seed)
         self.baseline: float | None = None
+        # The EMA's total weight (1 − decay^k after k rewards when debiased, else 1): the
+        # baseline is the weighted sum of rewards divided by it.
+        self.baseline_weight = 0.0
         self.reward_var = 0.0  # EMA of squared deviations from the baseline
+        # PPO: (architecture, log π) of each proposal not learned yet, in proposal order.
+        self.proposed: deque[tuple[Architecture, float]] = deque()
         self.recent: deque[float] = deque(maxlen=cfg.rank_window)  # rewards ranks compare with
         self.elite: dict[Architecture, float] = {}  # the elite_size best architectures seen
 
@@ -89,7 +107,13 @@ class PolicyGradientController:
         """Sample `n` architectures from the current policy."""
         with torch.no_grad():
             rollout = self.policy.sample(n, self.generator)
-        return [self.space.decode(tokens) for tokens in rollout.tokens]
+        archs = [self.space.decode(tokens) for tokens in rollout.tokens]
+        if self._stores_proposals():
+            self.proposed.extend(zip(archs, rollout.log_prob.tolist(), strict=True))
+        return archs
+
+    def _stores_proposals(self) -> bool:
+        return self.cfg.update == "ppo" and self.cfg.ppo_old == "proposal"
 
     def learn(self, archs: Sequence[Architecture], rewards: Sequence[float]) -> dict[str, float]:
         """One update on the batch; returns loss, baseline, advantage, entropy, KL, grad norm.
@@ -99,21 +123,69 @@ class PolicyGradientController:
         outside 1 ± ppo_clip) and `approx_kl` (KL(π_old ‖ π) estimated on the batch).
         """
         token_lists = [self.space.encode(a) for a in archs]
+        old_log_prob = self._proposal_log_probs(archs)
+        rewards = [float(r) for r in rewards]
+        if self.cfg.entropy_reward and self.cfg.entropy_weight > 0:
+            with torch.no_grad():
+                entropy = self.policy.score(token_lists).entropy.tolist()
+            rewards = [
+                r + self.cfg.entropy_weight * h for r, h in zip(rewards, entropy, strict=True)
+            ]
         if self.baseline is None:
-            self.baseline = sum(rewards) / len(rewards)
-            self.reward_var = sum((r - self.baseline) ** 2 for r in rewards) / len(rewards)
+            mean = sum(rewards) / len(rewards)
+            self.reward_var = sum((r - mean) ** 2 for r in rewards) / len(rewards)
+            # Debiased: an empty EMA (weight 0); otherwise the batch mean with full weight.
+            start = (0.0, 0.0) if self.cfg.baseline_debias else (mean, 1.0)
+            self.baseline, self.baseline_weight = start
+        if self.cfg.baseline_first:
+            self._update_baseline(rewards)
         advantage = self._advantages(rewards)
         self._update_elite(archs, rewards)
         if self.cfg.update == "ppo":
-            stats = self._ppo(token_lists, advantage)
+            stats = self._ppo(token_lists, advantage, old_log_prob)
         else:
             stats = self._reinforce(token_lists, advantage)
+        if not self.cfg.baseline_first:
+            self._update_baseline(rewards)
+        self.recent.extend(rewards)
+        return stats
+
+    def _update_baseline(self, rewards: Sequence[float]) -> None:
+        """Move the EMA baseline (and the reward variance around it) by each reward in turn."""
+        assert self.baseline is not None
         decay = self.cfg.baseline_decay
         for r in rewards:
             self.reward_var = decay * self.reward_var + (1 - decay) * (r - self.baseline) ** 2
-            self.baseline = decay * self.baseline + (1 - decay) * r
-        self.recent.extend(rewards)
-        return stats
+            if self.baseline_weight == 1.0:  # a plain EMA, computed as it always was
+                self.baseline = decay * self.baseline + (1 - decay) * r
+                continue
+            weight = decay * self.baseline_weight + (1 - decay)
+            self.baseline = (
+                decay * self.baseline_weight * self.baseline + (1 - decay) * r
+            ) / weight
+            self.baseline_weight = weight
+
+    def _proposal_log_probs(self, archs: Sequence[Architecture]) -> list[float | None]:
+        """Each architecture's log π when it was proposed (None where it was not stored).
+
+        The loop learns in proposal order, so each architecture is the first stored proposal
+        of it; stored proposals before it were dropped by the loop and are dropped here too.
+        """
+        out: list[float | None] = []
+        for arch in archs:
+            found = None
+            if self._stores_proposals():
+                for i, (proposed, _) in enumerate(self.proposed):
+                    if proposed == arch:
+                        found = i
+                        break
+            if found is None:
+                out.append(None)
+                continue
+            for _ in range(found):
+                self.proposed.popleft()
+            out.append(self.proposed.popleft()[1])
+        return out
 
     def _reinforce(self, token_lists: list[list[int]], advantage: torch.Tensor) -> dict[str, float]:
         """One gradient step on −A·log π plus the shared terms."""
@@ -123,12 +195,23 @@ class PolicyGradientController:
         grad_norm = self._step(loss)
         return self._stats(loss, advantage, rollout, grad_norm, elite_log_prob)
 
-    def _ppo(self, token_lists: list[list[int]], advantage: torch.Tensor) -> dict[str, float]:
+    def _ppo(
+        self,
+        token_lists: list[list[int]],
+        advantage: torch.Tensor,
+        proposal_log_prob: Sequence[float | None],
+    ) -> dict[str, float]:
         """`ppo_epochs` gradient steps on the clipped surrogate plus the shared terms."""
         eps = self.cfg.ppo_clip
         stats: dict[str, float] = {}
         rollout = self.policy.score(token_lists)
-        old_log_prob = rollout.log_prob.detach()  # the policy has not moved yet: π_old
+        # π_old: the proposing policy's log π where stored, else the policy as it is now.
+        now = rollout.log_prob.detach()
+        stored = [lp for lp in proposal_log_prob if lp is not None]
+        old_log_prob = torch.tensor(
+            [now[i].item() if lp is None else lp for i, lp in enumerate(proposal_log_prob)],
+            dtype=now.dtype,
+        )
         for epoch in range(self.cfg.ppo_epochs):
             if epoch > 0:
                 rollout = self.policy.score(token_lists)
@@ -144,15 +227,20 @@ class PolicyGradientController:
         # (ρ − 1) − log ρ: an unbiased, never negative estimate of KL(π_old ‖ π) on the batch.
         stats["approx_kl"] = (log_ratio.exp() - 1 - log_ratio).mean().item()
         stats["clip_fraction"] = ((log_ratio.exp() - 1).abs() > eps).float().mean().item()
+        # How far the learning policy had drifted from the proposing one before this update.
+        stats["proposal_log_ratio"] = (now - old_log_prob).mean().item()
+        stats["proposal_stored"] = len(stored) / len(proposal_log_prob)
         return stats
 
     def _loss(
         self, surrogate: torch.Tensor, rollout: Rollout, elite_log_prob: torch.Tensor | None
     ) -> torch.Tensor:
         """The surrogate plus the terms every update shares: entropy, skip KL, elite."""
+        # With entropy_reward the bonus is already in the rewards, with no gradient of its own.
+        entropy_weight = 0.0 if self.cfg.entropy_reward else self.cfg.entropy_weight
         loss = (
             surrogate
-            - self.cfg.entropy_weight * rollout.entropy.mean()
+            - entropy_weight * rollout.entropy.mean()
             + self.cfg.skip_weight * rollout.skip_kl.mean()
         )
         if elite_log_prob is not None:
@@ -235,7 +323,9 @@ class PolicyGradientController:
             "policy": self.policy.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "baseline": self.baseline,
+            "baseline_weight": self.baseline_weight,
             "reward_var": self.reward_var,
+            "proposed": [[a.to_json(), lp] for a, lp in self.proposed],
             "recent": list(self.recent),
             "elite": [[a.to_json(), r] for a, r in self.elite.items()],
             "generator": self.generator.get_state(),
@@ -248,7 +338,12 @@ class PolicyGradientController:
         # another live controller's state would tie the two optimizers together.
         self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
         self.baseline = state["baseline"]
+        # A checkpoint from before the debiased baseline: an EMA started at a batch mean.
+        self.baseline_weight = state.get("baseline_weight", 1.0)
         self.reward_var = state["reward_var"]
+        self.proposed = deque(
+            (Architecture.from_json(a), float(lp)) for a, lp in state.get("proposed", ())
+        )
         self.recent = deque(state.get("recent", ()), maxlen=self.cfg.rank_window)
         self.elite = {Architecture.from_json(a): float(r) for a, r in state.get("elite", ())}
         self.generator.set_state(state["generator"])

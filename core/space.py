@@ -24,6 +24,8 @@ class Choice:
 
     `allowed` masks options that are illegal here (conditional spaces); `ends_layer` marks the
     last decision of a layer, whose controller state becomes that layer's anchor point.
+    `group` names a set of related decisions (NAS-Bench-201: the edges into one node), for a
+    mutation that picks a group first (`SearchSpace.mutate(grouped=True)`); None: its own.
     """
 
     name: str
@@ -31,6 +33,7 @@ class Choice:
     options: tuple[ParamValue, ...]
     allowed: tuple[bool, ...] | None = None
     ends_layer: bool = False
+    group: str | None = None
 
     @property
     def size(self) -> int:
@@ -58,6 +61,7 @@ class SkipChoice:
     name: str
     num_anchors: int
     ends_layer: bool = True
+    group: str | None = None  # as Choice.group
 
     def __post_init__(self) -> None:
         if self.num_anchors < 1:
@@ -144,23 +148,64 @@ class SearchSpace(ABC):
         """A uniformly random architecture (each decision uniform over its legal answers)."""
         return self.decode(self.build(lambda d, _: _random_answer(d, rng)))
 
-    def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
+    def mutate(
+        self, arch: Architecture, rng: np.random.Generator, grouped: bool = False
+    ) -> Architecture:
         """Change exactly one decision of `arch`; later decisions keep their answers where legal.
 
-        This is the mutation of regularized evolution (Real et al. 2019). In conditional spaces
-        a changed answer can open new decisions: those are drawn at random.
+        This is the mutation of regularized evolution (Real et al. 2019): every changeable
+        decision is equally likely, or with `grouped` a group of decisions (`Choice.group`;
+        ungrouped decisions are groups of one) is picked first, then one of its decisions: the
+        NAS-Bench-201 code's node, then edge. The new answer is uniform over the other legal
+        ones. In conditional spaces a changed answer can open new decisions: those are drawn
+        at random.
         """
         pairs = self.walk(self.encode(arch))
         old = {d.name: answer for d, answer in pairs}
-        mutable = [d.name for d, _ in pairs if _can_change(d)]
+        mutable = [d for d, _ in pairs if _can_change(d)]
         if not mutable:
             return arch
-        target = mutable[rng.integers(len(mutable))]
+        if grouped:
+            groups: dict[str, list[Decision]] = {}
+            for d in mutable:
+                groups.setdefault(d.group if d.group is not None else f"\0{d.name}", []).append(d)
+            members = list(groups.values())[rng.integers(len(groups))]
+            target = members[rng.integers(len(members))]
+        else:
+            target = mutable[rng.integers(len(mutable))]
+        answer = _changed_answer(target, old[target.name], rng)
+        return self._rebuild(old, target.name, answer, rng)
+
+    def neighbours(self, arch: Architecture, rng: np.random.Generator) -> list[Architecture]:
+        """Every architecture with one decision of `arch` answered differently, each once.
+
+        A choice's neighbours take each other legal option; a skip decision's flip one bit.
+        Later decisions keep their answers where legal; decisions a change opens are drawn at
+        random (`rng`). The order is the decision program's, then the options'.
+        """
+        pairs = self.walk(self.encode(arch))
+        old = {d.name: answer for d, answer in pairs}
+        out: dict[Architecture, None] = {}
+        for decision, answer in pairs:
+            for other in _other_answers(decision, answer):
+                neighbour = self._rebuild(old, decision.name, other, rng)
+                if neighbour != arch:
+                    out[neighbour] = None
+        return list(out)
+
+    def _rebuild(
+        self,
+        old: dict[str, list[int]],
+        target: str,
+        answer: list[int],
+        rng: np.random.Generator,
+    ) -> Architecture:
+        """`old`'s answers with decision `target` answered `answer` (random where none fits)."""
 
         def choose(decision: Decision, _: list[int]) -> list[int]:
             previous = old.get(decision.name)
-            if decision.name == target and previous is not None:
-                return _changed_answer(decision, previous, rng)
+            if decision.name == target:
+                return answer
             if previous is not None and _is_legal(decision, previous):
                 return previous
             return _random_answer(decision, rng)
@@ -227,6 +272,13 @@ def _random_answer(decision: Decision, rng: np.random.Generator) -> list[int]:
         legal = decision.allowed_tokens()
         return [legal[rng.integers(len(legal))]]
     return [int(b) for b in rng.integers(0, 2, size=decision.num_anchors)]
+
+
+def _other_answers(decision: Decision, previous: list[int]) -> list[list[int]]:
+    """Every legal answer one change away: another option, or one skip bit flipped."""
+    if isinstance(decision, Choice):
+        return [[t] for t in decision.allowed_tokens() if t != previous[0]]
+    return [[1 - b if i == j else b for i, b in enumerate(previous)] for j in range(len(previous))]
 
 
 def _changed_answer(decision: Decision, previous: list[int], rng: np.random.Generator) -> list[int]:

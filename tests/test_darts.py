@@ -205,3 +205,51 @@ def test_a_target_reward_stops_darts_after_the_epoch_its_argmax_reaches_it(tmp_p
     assert summary["shared"]["epochs"] == 1  # of 3
     assert summary["stopped"].startswith("target reached: the argmax ")
     assert "Stopped early: target reached" in printed
+
+
+def params(evaluator: SharedEvaluator) -> torch.Tensor:
+    """Every shared weight, flattened into one vector."""
+    return torch.cat([p.detach().flatten().clone() for p in evaluator.net.parameters()])
+
+
+def test_the_alpha_step_reads_the_validation_split_and_the_weight_step_the_training_split(
+    one_thread,
+):
+    # Training inputs are all +1, validation inputs all −1: what each step's forward pass
+    # sees tells which split it read. The α step must also leave the weights alone, and the
+    # weight step the αs.
+    n, length = 64, 12
+    ones = torch.ones(n, 1, length)
+    labels = torch.zeros(n, dtype=torch.long)
+    data = DataSplits("consts", ones, labels, -ones, labels + 1, 0 * ones, labels, 2)
+    space_cfg = MacroSpaceConfig(num_layers=1, ops=["conv3", "identity"], widths=[4], stem_width=4)
+    shared = SharedEvaluatorConfig()
+    shared.recipe.batch_size = 16
+    evaluator = SharedEvaluator(shared, data, space_cfg, seed=0)
+    darts = DartsController(MacroSpace.from_config(space_cfg), DartsControllerConfig(), seed=0)
+    seen: list[float] = []
+    forward_mixed = evaluator.net.forward_mixed
+
+    def recording(x, weights):
+        seen.extend(x.unique().tolist())
+        return forward_mixed(x, weights)
+
+    evaluator.net.forward_mixed = recording
+    evaluator.begin_epoch(0)
+    for _ in range(3):
+        weights_before = params(evaluator)
+        alphas_before = darts.mixing_weights(detach=True)
+        seen.clear()
+        loss, _ = evaluator.val_loss_mixed(darts.mixing_weights())
+        darts.step(loss)
+        assert seen == [-1.0]  # the α step: validation data only
+        assert torch.equal(params(evaluator), weights_before)
+        alphas_after = darts.mixing_weights(detach=True)
+        assert any(not torch.equal(alphas_before[k], alphas_after[k]) for k in alphas_after)
+        seen.clear()
+        evaluator.train_step_mixed(darts.mixing_weights(detach=True))
+        assert seen == [1.0]  # the weight step: training data only
+        assert not torch.equal(params(evaluator), weights_before)
+        assert all(
+            torch.equal(alphas_after[k], v) for k, v in darts.mixing_weights(detach=True).items()
+        )

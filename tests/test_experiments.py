@@ -26,14 +26,35 @@ EXPECTED: dict[str, dict[str, Any]] = {
         **NB201,
     },
     "ppo": {"controller": {"name": "lstm", "update": "ppo"}, "budget.batch": 10, **NB201},
-    "softmax_nb201": {"controller": {"name": "softmax", "lr": 0.3}, "budget.batch": 10, **NB201},
+    "softmax_nb201": {
+        # issue 22: the baseline of before, which the retuning kept (controller=softmax's changed)
+        "controller": {
+            "name": "softmax",
+            "lr": 0.3,
+            "baseline_first": False,
+            "baseline_debias": False,
+        },
+        "budget.batch": 10,
+        **NB201,
+    },
     "evolution_nb201": {
-        "controller": {"name": "evolution", "population": 25},
+        # issue 22: the tournament of before, which the retuning kept (the default changed)
+        "controller": {
+            "name": "evolution",
+            "population": 25,
+            "tournament": "without_replacement",
+        },
         "budget.batch": 10,
         **NB201,
     },
     "evolution_paper": {
-        "controller": {"name": "evolution", "population": 10, "sample_size": 3},
+        # issue 22: the reference code's node-then-edge mutation
+        "controller": {
+            "name": "evolution",
+            "population": 10,
+            "sample_size": 3,
+            "mutation": "grouped",
+        },
         "budget.batch": 1,
         **NB201,
     },
@@ -43,6 +64,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "lr": 1.0e-3,
             "tanh_constant": 1.5,
             "baseline_decay": 0.99,
+            "baseline_first": True,  # issue 22: ENAS's baseline order and entropy bonus
+            "entropy_reward": True,
             "skip_weight": 0.8,
             "skip_kl_average": True,
         },

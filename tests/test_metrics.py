@@ -28,6 +28,19 @@ def test_the_metrics_agree_with_scikit_learn_on_fixed_predictions(seed):
     assert got["macro_f1"] == pytest.approx(expected_f1)
 
 
+def test_a_class_predicted_but_absent_from_the_labels_counts_as_scikit_learn_counts_it():
+    # Class 3 is predicted once and never true: scikit-learn's macro recall and macro F1 count
+    # it (recall 0, F1 0); its balanced accuracy leaves it out.
+    y = np.array([0, 0, 1, 1, 2, 2])
+    pred = np.array([0, 3, 1, 1, 2, 3])
+    got = metrics_from_confusion(confusion_matrix(torch.tensor(pred), torch.tensor(y), 5))
+    assert got["macro_recall"] == pytest.approx(recall_score(y, pred, average="macro")) == 0.5
+    expected_f1 = f1_score(y, pred, average="macro", zero_division=0)
+    assert got["macro_f1"] == pytest.approx(expected_f1) == pytest.approx(7 / 12)
+    assert got["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
+    assert got["balanced_accuracy"] == pytest.approx(2 / 3)
+
+
 def test_a_network_that_ignores_the_rare_class_scores_well_only_on_accuracy():
     y = torch.tensor([0] * 95 + [1] * 5)
     pred = torch.zeros(100, dtype=torch.long)  # always the common class

@@ -41,20 +41,34 @@ def outcome(method, seed, c10):
     )
 
 
-def test_the_verdicts_compare_the_best_lstm_with_each_target():
-    values = {"lstm_nb201": 0.945, "lstm": 0.930, "evolution_nb201": 0.940, "random": 0.935}
+def test_the_verdicts_compare_the_tuned_lstm_with_each_target():
+    # The default LSTM preset has the better held-out test mean here: the verdicts still use
+    # the preset tuning chose, since picking by the reported test numbers would overfit them.
+    values = {
+        "lstm_nb201": 0.945,
+        "lstm": 0.950,
+        "evolution_nb201": 0.940,
+        "local_search_nb201": 0.944,
+        "random": 0.935,
+    }
     by_method = {
         name: [outcome(name, s, v + 0.001 * (s % 3)) for s in range(10)]
         for name, v in values.items()
     }
     lines = bench.target_lines(by_method)
-    assert (
-        lines[0].startswith("best LSTM preset: lstm_nb201") and "beats the paper's REA" in lines[0]
-    )
+    assert lines[0].startswith("tuned LSTM (lstm_nb201), CIFAR-10 test @100 94.59")
+    assert "beats the paper's REA" in lines[0]
     assert "vs our tuned REA @100: +0.50" in lines[1] and lines[1].endswith("beats")
-    assert all(line.endswith("beats") for line in lines[2:])
+    local = [line for line in lines if "local search" in line]
+    assert len(local) == len(bench.BUDGETS) and all(line.endswith("beats") for line in local)
+    assert all(line.endswith("beats") for line in lines if "random search" in line)
     by_method["evolution_nb201"] = [outcome("evolution_nb201", s, 0.95) for s in range(10)]
-    assert bench.target_lines(by_method)[1].endswith("MISSES")
+    assert bench.target_lines(by_method)[1].endswith("LOSES")
+
+
+def test_tuning_gives_every_controller_twelve_settings():
+    assert set(bench.TUNING) == {"lstm", "softmax", "ppo", "evolution", "local_search"}
+    assert {len(grid) for grid in bench.TUNING.values()} == {12}
 
 
 def test_the_results_table_puts_the_papers_rows_beside_ours():

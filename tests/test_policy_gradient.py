@@ -302,7 +302,12 @@ def test_ppo_with_one_epoch_takes_reinforces_step():
 def one_ppo_update(ppo_clip: float, ppo_epochs: int) -> tuple[torch.Tensor, dict[str, float]]:
     """A fresh softmax policy after one PPO update on one child with advantage +1."""
     cfg = SoftmaxControllerConfig(
-        lr=0.05, adam_beta1=0.0, update="ppo", ppo_clip=ppo_clip, ppo_epochs=ppo_epochs
+        lr=0.05,
+        adam_beta1=0.0,
+        update="ppo",
+        ppo_clip=ppo_clip,
+        ppo_epochs=ppo_epochs,
+        baseline_first=False,
     )
     controller = PolicyGradientController(NB201, cfg, seed=0)
     controller.baseline = 0.0  # below the reward: the child is better than expected
@@ -331,7 +336,8 @@ def test_ppo_reports_reinforces_statistics_and_its_own():
     archs = controller.propose(3)
     stats = controller.learn(archs, [0.1, 0.5, 0.9])
     reinforce_keys = {"loss", "baseline", "advantage", "entropy", "log_prob", "skip_kl"}
-    assert reinforce_keys | {"grad_norm", "clip_fraction", "approx_kl"} == set(stats)
+    ppo_keys = {"clip_fraction", "approx_kl", "proposal_log_ratio", "proposal_stored"}
+    assert reinforce_keys | {"grad_norm"} | ppo_keys == set(stats)
     assert 0 <= stats["clip_fraction"] <= 1 and stats["approx_kl"] >= 0
 
 
@@ -362,3 +368,130 @@ def test_a_bad_update_is_refused_on_the_command_line(tmp_path):
     assert outcome.code == 2 and len(lines) == 1, outcome.stderr
     assert lines[0].startswith("error: controller.update='a2c' is invalid")
     assert "reinforce, ppo" in lines[0]
+
+
+# --- The references' baseline, ENAS's entropy bonus, PPO's π_old (issue 22) ------------------
+
+
+class ReferenceEMA:
+    """NAS-Bench-201's reinforce.py ExponentialMovingAverage, restated: bias-corrected."""
+
+    def __init__(self, momentum: float) -> None:
+        self.numerator, self.denominator, self.momentum = 0.0, 0.0, momentum
+
+    def update(self, value: float) -> None:
+        self.numerator = self.momentum * self.numerator + (1 - self.momentum) * value
+        self.denominator = self.momentum * self.denominator + (1 - self.momentum)
+
+    def value(self) -> float:
+        return self.numerator / self.denominator
+
+
+ISSUE_REWARDS = (0.5, 0.8, 0.6, 0.9)  # the issue's example, one cell per update, decay 0.9
+
+
+def advantages(cfg: SoftmaxControllerConfig) -> list[float]:
+    controller = PolicyGradientController(NB201, cfg, seed=0)
+    out = []
+    for r in ISSUE_REWARDS:
+        archs = controller.propose(1)
+        out.append(controller.learn(archs, [r])["advantage"])
+    return out
+
+
+def test_controller_softmax_judges_each_cell_as_the_reference_does():
+    # The reference: update the bias-corrected EMA with the reward, then A = R − EMA.
+    ema, expected = ReferenceEMA(0.9), []
+    for r in ISSUE_REWARDS:
+        ema.update(r)
+        expected.append(r - ema.value())
+    got = advantages(SoftmaxControllerConfig())
+    assert got == pytest.approx(expected, abs=1e-6)
+    assert got[2] < 0  # (0.6 − 0.6365): the third cell is worse than the baseline
+    # Judged against the baseline from before each cell, the third looks better (+0.07).
+    before = advantages(SoftmaxControllerConfig(baseline_first=False, baseline_debias=False))
+    assert before == pytest.approx([0.0, 0.3, 0.07, 0.363], abs=1e-6)
+
+
+def test_baseline_first_without_debiasing_is_enas_order_from_the_first_mean():
+    got = advantages(SoftmaxControllerConfig(baseline_first=True, baseline_debias=False))
+    b, expected = ISSUE_REWARDS[0], []
+    for r in ISSUE_REWARDS:
+        b = 0.9 * b + 0.1 * r
+        expected.append(r - b)
+    assert got == pytest.approx(expected, abs=1e-6)
+
+
+def test_the_entropy_bonus_in_the_reward_is_a_reward_not_a_gradient():
+    # ENAS: R + w·H(sampled decisions), no gradient through H. The same updates as a controller
+    # without an entropy term given those rewards; an entropy term in the loss moves differently.
+    w = 0.05
+    in_reward = PolicyGradientController(
+        NB201, SoftmaxControllerConfig(lr=0.1, entropy_weight=w, entropy_reward=True), seed=0
+    )
+    plain = PolicyGradientController(
+        NB201, SoftmaxControllerConfig(lr=0.1, entropy_weight=0.0), seed=0
+    )
+    in_loss = PolicyGradientController(
+        NB201, SoftmaxControllerConfig(lr=0.1, entropy_weight=w), seed=0
+    )
+    for _ in range(6):
+        archs = in_reward.propose(3)
+        rewards = [conv3x3_share(a) for a in archs]
+        entropy = plain.policy.score([NB201.encode(a) for a in archs]).entropy.detach()
+        in_reward.learn(archs, rewards)
+        plain.learn(archs, [r + w * h for r, h in zip(rewards, entropy.tolist(), strict=True)])
+        in_loss.learn(archs, rewards)
+    assert torch.allclose(all_logits(in_reward), all_logits(plain), atol=1e-6)
+    assert in_reward.baseline == pytest.approx(plain.baseline)
+    assert not torch.allclose(all_logits(in_loss), all_logits(plain), atol=1e-3)
+
+
+def test_experiment_enas_uses_the_reference_baseline_order_and_entropy_bonus():
+    cfg = typed_config(compose_config(["experiment=enas"])).controller
+    assert (cfg.baseline_first, cfg.entropy_reward, cfg.entropy_weight) == (True, True, 1e-4)
+    assert cfg.baseline_decay == 0.99
+
+
+def ppo_controller(**kw) -> PolicyGradientController:
+    cfg = SoftmaxControllerConfig(lr=0.1, update="ppo", baseline_first=False, **kw)
+    return PolicyGradientController(NB201, cfg, seed=0)
+
+
+def test_ppo_compares_with_the_policy_that_proposed_when_proposals_run_ahead():
+    controller = ppo_controller()
+    first, ahead = controller.propose(4), controller.propose(4)  # depth > 0: proposed ahead
+    proposing = controller.policy.score([NB201.encode(a) for a in ahead]).log_prob.detach()
+    controller.learn(first, [conv3x3_share(a) for a in first])
+    moved = controller.policy.score([NB201.encode(a) for a in ahead]).log_prob.detach()
+    assert not torch.allclose(moved, proposing)  # the policy moved since it proposed `ahead`
+    stats = controller.learn(ahead, [conv3x3_share(a) for a in ahead])
+    assert stats["proposal_stored"] == 1.0
+    assert stats["proposal_log_ratio"] == pytest.approx((moved - proposing).mean().item(), 1e-5)
+    # At learn time the policy that proposed is gone; "learn" takes the moved one as π_old.
+    learn_time = ppo_controller(ppo_old="learn")
+    first, ahead = learn_time.propose(4), learn_time.propose(4)
+    learn_time.learn(first, [conv3x3_share(a) for a in first])
+    assert learn_time.learn(ahead, [conv3x3_share(a) for a in ahead])["proposal_log_ratio"] == 0
+
+
+def test_ppo_learns_the_same_whether_or_not_it_was_checkpointed_between_propose_and_learn():
+    a = ppo_controller()
+    first, ahead = a.propose(4), a.propose(4)
+    b = ppo_controller()
+    b.load_state_dict(a.state_dict())  # a resume: the stored log-probabilities come along
+    for controller in (a, b):
+        controller.learn(first, [conv3x3_share(x) for x in first])
+    stats = [c.learn(ahead, [conv3x3_share(x) for x in ahead]) for c in (a, b)]
+    assert stats[0] == pytest.approx(stats[1])
+    assert stats[1]["proposal_stored"] == 1.0 and stats[1]["proposal_log_ratio"] != 0
+    assert torch.equal(all_logits(a), all_logits(b))
+
+
+def test_ppo_without_run_ahead_is_unchanged_by_where_pi_old_comes_from():
+    runs = []
+    for ppo_old in ("proposal", "learn"):
+        controller = ppo_controller(ppo_old=ppo_old)
+        train(controller, steps=5, batch=4)
+        runs.append(all_logits(controller))
+    assert torch.equal(runs[0], runs[1])

@@ -105,9 +105,36 @@ def test_bad_space_configs_name_the_key(override, key):
         build_space(cfg.search_space)
 
 
+def node_states(net: RNNCellNet, x_t: torch.Tensor) -> list[torch.Tensor]:
+    """Each node's state after one time step from a zero state, computed node by node here."""
+
+    def node(linear, act, source, carry):  # value and gate from `source`, gated against carry
+        value, gate = linear(source).chunk(2, dim=1)
+        return torch.sigmoid(gate) * act(value) + (1 - torch.sigmoid(gate)) * carry
+
+    acts = {"tanh": torch.tanh, "relu": torch.relu}
+    h0 = torch.zeros(x_t.shape[0], net.hidden)
+    states = [node(net.first, acts[net.activations[0]], torch.cat([x_t, h0], 1), h0)]
+    for i in range(1, len(net.activations)):
+        j = net.prevs[i]
+        states.append(node(net.nodes[i - 1], acts[net.activations[i]], states[j], states[j]))
+    return states
+
+
 def test_the_output_averages_exactly_the_loose_ends():
     assert loose_ends([None, 0, 1, 0]) == [2, 3]
     assert loose_ends([None]) == [0]
+    # One time step: the cell's output is the mean of nodes 2 and 3, the two nothing reads
+    # (not their sum, not the last node, not every node).
+    torch.manual_seed(0)
+    net = RNNCellNet(["tanh", "relu", "tanh", "relu"], [None, 0, 1, 0], (3, 1), 2, 8)
+    x = torch.randn(5, 3, 1)
+    with torch.no_grad():
+        states = node_states(net, x[:, :, 0])
+        logits = net(x)
+        torch.testing.assert_close(logits, net.head((states[2] + states[3]) / 2))
+        for wrong in (states[2] + states[3], states[3], sum(states) / 4):
+            assert not torch.allclose(logits, net.head(wrong), atol=1e-3)
     # A node that nothing reads changes the output; replacing what a read node feeds does too.
     torch.manual_seed(0)
     x = torch.randn(5, 1, 12)

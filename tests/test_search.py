@@ -7,7 +7,7 @@ from app.config import BudgetConfig
 from app.console import SearchProgress
 from app.loops.multi_trial import MultiTrialSearch
 from app.run_files import RunFiles
-from app.tb_log import SearchLogger, flat_hparams
+from app.tb_log import SearchLogger, flat_hparams, unused_settings
 from child.evaluation.evaluator import InTurnEvaluator
 from child.evaluation.result import ChildResult
 from child.spaces.macro.space import MacroSpace
@@ -95,6 +95,21 @@ def test_hparams_are_a_curated_set_with_booleans_as_text():
         "budget.batch": 2,
         "budget.depth": "null",
     }
+
+
+def test_hparams_leave_out_the_settings_a_run_did_not_use():
+    cfg = {
+        "controller": {"name": "evolution", "population": 10},
+        "evaluator": {"name": "table"},
+        "dataset": {"name": "mnist1d"},
+        "budget": {"depth": 0},
+    }
+    assert flat_hparams(cfg)["dataset.name"] == "mnist1d"
+    table_run = flat_hparams(cfg, unused_settings(reads_data=False))
+    assert "dataset.name" not in table_run and table_run["budget.depth"] == 0
+    assert table_run["controller.population"] == 10
+    shared = flat_hparams(cfg, unused_settings(reads_data=True, pipelined=False))
+    assert "budget.depth" not in shared and shared["dataset.name"] == "mnist1d"
 
 
 def test_summary_prints_best_arch_val_and_test_accuracy(tmp_path):

@@ -14,6 +14,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from child.evaluation.shared import SharedEvaluator
+from child.spaces import format_arch
 from tests.helpers import SEARCH_SCRIPT, run_search, search_cli
 from tests.test_bad_input import no_data  # noqa: F401 (a fixture)
 
@@ -84,6 +85,28 @@ def test_derive_ranks_the_samples_and_the_greedy_pick_on_the_whole_validation_sp
     best = json.loads((tmp_path / "best.json").read_text())
     assert best["arch"] == ranking[0]["arch"] and best["val_acc"] == accuracies[0]
     assert best["test_acc"] == summary["test_acc"] is not None  # retrained from scratch
+
+
+def test_derive_picks_the_candidate_best_on_the_validation_split(tmp_path, monkeypatch):
+    # The validation scores are made up so that the best candidate is neither the greedy pick
+    # (ranked first) nor the last sample: derive must rank by score and take the top.
+    scores = iter([0.2, 0.9, 0.4, 0.1, 0.3, 0.5, 0.6])
+    scored: dict[str, float] = {}
+
+    def made_up_score(self, arch):
+        scored[format_arch(arch)] = value = next(scores)
+        return value
+
+    monkeypatch.setattr(SharedEvaluator, "score", made_up_score)
+    run_search(tmp_path, [*TINY_SHARED, "test_best=false", "evaluator.derive_samples=6"])
+    derive = json.loads((tmp_path / "derive.json").read_text())
+    candidates = [r["arch_str"] for r in derive["ranking"]]
+    assert set(candidates) == set(scored) and len(scored) >= 3
+    best_on_validation = max(scored, key=scored.__getitem__)
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert best["arch_str"] == best_on_validation == candidates[0]
+    assert best["val_acc"] == scored[best_on_validation] == max(scored.values())
+    assert [r["val_acc"] for r in derive["ranking"]] == sorted(scored.values(), reverse=True)
 
 
 @pytest.mark.parametrize("controller", ["random", "evolution"])

@@ -3,7 +3,10 @@
 The pool is the standard library's `ProcessPoolExecutor` (spawned processes, so no worker
 inherits the search's torch threads). Each worker receives the data and the settings once, when
 it starts, and then only jobs; a child's result depends on its job alone (its seed and the
-recipe's thread count), so the same run gives the same children on 1 or N workers.
+recipe's thread count), never on the worker that trains it. Which children a search proposes
+depends on its seed and pipeline depth (`budget.depth`), so the same seed gives the same
+children on 1 or N workers *at the same depth*: the default depth (null) follows the worker
+count (0 on one worker, N on N), so set `budget.depth` to compare runs across machines.
 
 A worker that dies (killed, or taken by the out-of-memory killer) breaks the whole pool in
 Python: the pool is then started again, and every child it lost is trained again, up to

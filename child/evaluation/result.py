@@ -38,7 +38,7 @@ class ChildResult:
     reward: float
     val_acc: float
     params: int
-    seconds: float
+    seconds: float | None  # wall time of its evaluation; None when nothing was timed (a table)
     status: str = Status.OK
     message: str = ""
     val_curve: tuple[float, ...] = field(default_factory=tuple)
@@ -57,7 +57,7 @@ class ChildResult:
         status: Status,
         message: str,
         params: int = 0,
-        seconds: float = 0.0,
+        seconds: float | None = 0.0,
     ) -> ChildResult:
         """A child that could not be scored: reward and val_acc 0, with what went wrong."""
         return cls(

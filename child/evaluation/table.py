@@ -280,7 +280,7 @@ class TableEvaluator(InTurnEvaluator):
             problem = f"not in table {self.table.path.name}: {key}"
         value = self.table.get(key)
         if value is None:
-            return ChildResult.failed(job.index, job.arch, Status.ERROR, problem)
+            return ChildResult.failed(job.index, job.arch, Status.ERROR, problem, seconds=None)
         params, flops = self.table.params(key), self.table.flops(key)
         return ChildResult(
             index=job.index,
@@ -288,7 +288,7 @@ class TableEvaluator(InTurnEvaluator):
             reward=self.reward.compute((value,), params, flops=flops),
             val_acc=value,
             params=params,
-            seconds=0.0,
+            seconds=None,  # looked up, not timed
             val_curve=(value,),
             flops=flops,
             report=self.table.report(key),

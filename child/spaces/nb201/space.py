@@ -71,10 +71,12 @@ class NB201Space(StaticSearchSpace):
         return cls(ops=tuple(cfg.ops))
 
     def program(self) -> tuple[Decision, ...]:
-        """One op per edge, in the benchmark's edge order."""
-        # Each edge is one Layer of the Architecture, hence ends_layer on every decision.
+        """One op per edge, in the benchmark's edge order; the edges into a node form a group."""
+        # Each edge is one Layer of the Architecture, hence ends_layer on every decision. The
+        # groups give the reference code's mutation (R_EA.py): a node, then one of its edges.
         return tuple(
-            Choice(edge_name(t, s), "op", self.ops, ends_layer=True) for t, s in NB201_EDGES
+            Choice(edge_name(t, s), "op", self.ops, ends_layer=True, group=f"node{t}")
+            for t, s in NB201_EDGES
         )
 
     @property
