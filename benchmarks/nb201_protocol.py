@@ -5,6 +5,8 @@
     python benchmarks/nb201_protocol.py --tune --only softmax evolution   # part of it
     python benchmarks/nb201_protocol.py --cost     # cost-aware search under a parameter limit
     python benchmarks/nb201_protocol.py --changes  # issue 22's changes against the old behaviour
+    python benchmarks/nb201_protocol.py --changes --only ppo_d20 ppo_d20_before   # some of them
+    python benchmarks/nb201_protocol.py --locality # why local search keeps up: tuning seeds only
 
 The protocol: every search runs on the bundled table (`evaluator=table`), whose reward is the
 12-epoch CIFAR-10 validation accuracy (`cifar10_valid_12ep`). The cell with the best reward
@@ -623,9 +625,11 @@ CHANGES: tuple[tuple[str, str, tuple[str, ...], int], ...] = (
         ("experiment=ppo", "budget.depth=0", "controller.ppo_old=learn"),
         BATCH,
     ),
+    # Depth 8 is below the preset's 10 cells per update, so nothing runs ahead there; depth 20
+    # keeps two batches ahead (π_old two updates old), and 2 cells per update at depth 8 four.
     (
         "ppo_d8",
-        "PPO, depth 8 (new: π_old stored at proposal)",
+        "PPO, depth 8 (new: π_old stored at proposal; nothing runs ahead at 10 per update)",
         ("experiment=ppo", "budget.depth=8"),
         BATCH,
     ),
@@ -635,46 +639,181 @@ CHANGES: tuple[tuple[str, str, tuple[str, ...], int], ...] = (
         ("experiment=ppo", "budget.depth=8", "controller.ppo_old=learn"),
         BATCH,
     ),
+    (
+        "ppo_d20",
+        "PPO, depth 20 (new: π_old stored at proposal; 2 updates behind)",
+        ("experiment=ppo", "budget.depth=20"),
+        BATCH,
+    ),
+    (
+        "ppo_d20_before",
+        "PPO, depth 20, as before (π_old re-scored at learn time)",
+        ("experiment=ppo", "budget.depth=20", "controller.ppo_old=learn"),
+        BATCH,
+    ),
+    (
+        "ppo_b2_d8",
+        "PPO, 2 cells per update, depth 8 (new: π_old stored; 4 updates behind)",
+        ("experiment=ppo", "budget.batch=2", "budget.depth=8"),
+        2,
+    ),
+    (
+        "ppo_b2_d8_before",
+        "PPO, 2 cells per update, depth 8, as before (π_old re-scored at learn time)",
+        ("experiment=ppo", "budget.batch=2", "budget.depth=8", "controller.ppo_old=learn"),
+        2,
+    ),
 )
 
 
-def changes(workers: int, seeds: Sequence[int]) -> None:
-    """Every change of issue 22 beside the behaviour before it, on held-out seeds, 200 cells."""
-    raws = {name: compose(o, batch, max(BUDGETS)) for name, _, o, batch in CHANGES}
-    jobs = [(name, raws[name], s) for s in seeds for name, _, _, _ in CHANGES]
-    print(f"{len(CHANGES)} settings x {len(seeds)} held-out seeds ({seeds[0]}-{seeds[-1]})")
+def changes(workers: int, seeds: Sequence[int], only: Sequence[str] = ()) -> None:
+    """Every change of issue 22 beside the behaviour before it, on held-out seeds, 200 cells.
+
+    With `only`, just those settings run; the others are kept from nb201_changes.json.
+    """
+    chosen = [c for c in CHANGES if not only or c[0] in only]
+    raws = {name: compose(o, batch, max(BUDGETS)) for name, _, o, batch in chosen}
+    jobs = [(name, raws[name], s) for s in seeds for name, _, _, _ in chosen]
+    print(f"{len(chosen)} settings x {len(seeds)} held-out seeds ({seeds[0]}-{seeds[-1]})")
     start = time.perf_counter()
     outcomes = run_many(jobs, BUDGETS, workers)
     total = time.perf_counter() - start
-    by_name = {name: [o for o in outcomes if o.method == name] for name, _, _, _ in CHANGES}
+    by_name = {name: [o for o in outcomes if o.method == name] for name, _, _, _ in chosen}
     c10 = "cifar10_test_200ep"
     header = "| setting | runs | " + " | ".join(f"CIFAR-10 @{b}" for b in BUDGETS)
     lines = [
         header + f" | reward @{MAIN_BUDGET} |",
         "|---|---:" + "|---:" * (len(BUDGETS) + 1) + "|",
     ]
-    for name, label, _, _ in CHANGES:
+    for name, label, _, _ in chosen:
         runs = by_name[name]
         cells = [cell([o.report[b][c10] for o in runs]) for b in BUDGETS]
         reward = cell([o.reward[MAIN_BUDGET] for o in runs])
         lines.append(f"| {label} | {len(runs)} | " + " | ".join(cells) + f" | {reward} |")
     print("\n".join(lines))
     print(f"\ntotal wall time {total:.0f} s")
+    previous = RESULTS / "nb201_changes.json"
+    kept = json.loads(previous.read_text())["settings"] if only and previous.is_file() else {}
+    settings = {
+        name: {
+            "label": label,
+            "overrides": list(o),
+            "batch": batch,
+            "wall_seconds": total,
+            **summarize(by_name[name], BUDGETS),
+        }
+        for name, label, o, batch in chosen
+    }
     out = {
         "protocol": "as nb201_protocol.json; each change beside the behaviour before it",
         "seeds": list(seeds),
         "settings": {
-            name: {
-                "label": label,
-                "overrides": list(o),
-                "batch": batch,
-                **summarize(by_name[name], BUDGETS),
-            }
-            for name, label, o, batch in CHANGES
+            n: settings.get(n, kept.get(n)) for n, *_ in CHANGES if n in settings or n in kept
         },
-        "total_wall_seconds": total,
     }
     write_json("nb201_changes.json", out)
+
+
+# ---------------------------------------------------------------- locality (tuning seeds)
+
+LOCALITY_METHODS = ("lstm_nb201", "local_search_nb201", "evolution_nb201", "random")
+# LSTM settings that should stay nearer the incumbent, tried on the tuning seeds after the
+# LSTM lost to local search; none is adopted (that would give the LSTM more tuning effort).
+LOCALITY_TRIES = {
+    "lstm_nb201": (),
+    "temperature 0.5": ("controller.temperature=0.5",),
+    "elite 1 x 1.0": ("controller.elite_size=1", "controller.elite_weight=1.0"),
+    "temperature 0.5, elite 5 x 0.5": (
+        "controller.temperature=0.5",
+        "controller.elite_size=5",
+        "controller.elite_weight=0.5",
+    ),
+}
+
+
+def edit_distance(a: str, b: str) -> int:
+    """How many of a cell's six edges differ between two NB201 strings."""
+
+    def ops(cell: str) -> list[str]:
+        return [edge.split("~")[0] for edge in cell.strip("|").replace("|+|", "|").split("|")]
+
+    return sum(x != y for x, y in zip(ops(a), ops(b), strict=True))
+
+
+def locality_run(method: str, raw: DictConfig, seed: int, root: str) -> dict[str, float]:
+    """How far each newly evaluated cell is from the best cell found before it (edits)."""
+    torch.set_num_threads(1)
+    cfg = OmegaConf.create(OmegaConf.to_container(raw))
+    cfg.seed = seed
+    run_dir = Path(root) / f"{method}-{seed}"
+    search_main(cfg, run_dir, Console(file=io.StringIO()))
+    lines = [json.loads(line) for line in (run_dir / "children.jsonl").read_text().splitlines()]
+    shutil.rmtree(run_dir, ignore_errors=True)
+    best: dict[str, Any] | None = None
+    distances = []
+    for record in lines:
+        if record["cached"]:
+            continue
+        if best is not None:
+            distances.append(edit_distance(record["arch_str"], best["arch_str"]))
+        if best is None or record["reward"] > best["reward"]:
+            best = record
+    assert best is not None
+    return {
+        "edits": statistics.fmean(distances),
+        "within_1": sum(d <= 1 for d in distances) / len(distances),
+        "cached": sum(r["cached"] for r in lines) / len(lines),
+        "reward": best["reward"],
+    }
+
+
+def locality(workers: int) -> None:
+    """Locality of each method's proposals (seeds 0-9), then LSTM tries (seeds 0-29), 100 cells."""
+    raws = {
+        m: compose(METHODS[m].overrides, METHODS[m].batch, MAIN_BUDGET) for m in LOCALITY_METHODS
+    }
+    seeds = list(TUNING_SEEDS)[:10]
+    context = multiprocessing.get_context("spawn")
+    start = time.perf_counter()
+    with (
+        tempfile.TemporaryDirectory() as root,
+        ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
+    ):
+        futures = {
+            (m, s): pool.submit(locality_run, m, raws[m], s, root)
+            for s in seeds
+            for m in LOCALITY_METHODS
+        }
+        runs = {key: future.result() for key, future in futures.items()}
+    out: dict[str, Any] = {"seeds": seeds, "cells": MAIN_BUDGET, "methods": {}}
+    print("| method | new cells' edits from the incumbent | within 1 edit | cached repeats |")
+    print("|---|---:|---:|---:|")
+    for m in LOCALITY_METHODS:
+        mine = [runs[(m, s)] for s in seeds]
+        row = {k: statistics.fmean(r[k] for r in mine) for k in mine[0]}
+        out["methods"][m] = row
+        print(
+            f"| {m} | {row['edits']:.2f} | {100 * row['within_1']:.0f}% | "
+            f"{100 * row['cached']:.0f}% |"
+        )
+    base = METHODS["lstm_nb201"].overrides
+    tries = {
+        name: compose([*base, *extra], 1, MAIN_BUDGET) for name, extra in LOCALITY_TRIES.items()
+    }
+    jobs = [(name, raw, s) for s in TUNING_SEEDS for name, raw in tries.items()]
+    outcomes = run_many(jobs, (MAIN_BUDGET,), workers)
+    out["lstm_tries"] = {}
+    print("\nLSTM tries, tuning seeds 0-29, mean best reward at 100 cells:")
+    for name in LOCALITY_TRIES:
+        mean, std = mean_std([o.reward[MAIN_BUDGET] for o in outcomes if o.method == name])
+        out["lstm_tries"][name] = {
+            "overrides": list(LOCALITY_TRIES[name]),
+            "mean": mean,
+            "std": std,
+        }
+        print(f"  {100 * mean:.2f} ± {100 * std:.2f}  {name}")
+    out["total_wall_seconds"] = time.perf_counter() - start
+    write_json("nb201_locality.json", out)
 
 
 def write_json(name: str, data: dict[str, Any]) -> None:
@@ -690,19 +829,25 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true", help="the tuning sweep (tuning seeds)")
     parser.add_argument("--cost", action="store_true", help="the cost-aware comparison")
     parser.add_argument("--changes", action="store_true", help="issue 22's changes, before/after")
-    parser.add_argument("--only", nargs="*", default=(), help="--tune: just these controllers")
+    parser.add_argument("--locality", action="store_true", help="locality of proposals")
+    parser.add_argument(
+        "--only", nargs="*", default=(), help="--tune, --changes: just these controllers/settings"
+    )
     parser.add_argument("--seeds", type=int, default=None, help="how many seeds (default: all)")
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (processes)")
     args = parser.parse_args()
-    unknown = set(args.only) - set(TUNING)
+    known = [name for name, *_ in CHANGES] if args.changes else list(TUNING)
+    unknown = set(args.only) - set(known)
     if unknown:
-        parser.error(f"--only: unknown {sorted(unknown)}; known: {', '.join(TUNING)}")
+        parser.error(f"--only: unknown {sorted(unknown)}; known: {', '.join(known)}")
     pool = list(TUNING_SEEDS if args.tune else HELD_OUT)
     seeds = pool[: args.seeds] if args.seeds else pool
     if args.tune:
         tune(args.workers, seeds, args.only)
     elif args.changes:
-        changes(args.workers, seeds)
+        changes(args.workers, seeds, args.only)
+    elif args.locality:
+        locality(args.workers)
     elif args.cost:
         cost_search(args.workers, seeds)
     else:
