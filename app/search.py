@@ -19,7 +19,7 @@ from app.loops.base import Saved, SearchLoop, SearchState, migrate_checkpoint, s
 from app.parts import SearchParts, build_parts
 from app.preflight import require_new_run_dir
 from app.run_files import RunFiles, atomic_write_json
-from app.tb_log import SearchLogger, flat_hparams
+from app.tb_log import SearchLogger, flat_hparams, unused_settings
 from app.validate import validate
 from app.warm_start import warm_start_run
 from child.evaluation.evaluator import ChildJob, child_seed, evaluate_child
@@ -299,6 +299,9 @@ def finish(
         **{tag: value for tag, (_, value) in final.items()},
         **{f"best/{c}": v for c, v in ((best or {}).get("report") or {}).items()},
     }
-    logger.log_hparams(flat_hparams(summary["config"]), metrics, final)
+    unused = unused_settings(
+        reads_data=parts.data is not None, pipelined=loop.method == "multi_trial"
+    )
+    logger.log_hparams(flat_hparams(summary["config"], unused), metrics, final)
     atomic_write_json(run_dir / SUMMARY, summary)
     return summary
