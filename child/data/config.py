@@ -75,48 +75,48 @@ class DigitsConfig(DatasetConfig):
 
 
 @dataclass
-class Cifar10Config(DatasetConfig):
+class ImageFilesConfig(DatasetConfig):
+    """A published image set read from its files on disk; each subclass says where it looks."""
+
+    path: str = ""  # folder of the files, relative to the cwd
+    limit: int | None = None  # keep only the first N training images (e.g. 5000 on a CPU)
+
+    @staticmethod
+    def locate(path: str) -> None:
+        """Raise ConfigError unless the set's files are under `path` (each set's own reader)."""
+        raise NotImplementedError
+
+    def check(self) -> None:
+        """The shared settings, a limit that leaves both splits, and the files in place."""
+        super().check()
+        check_image_files(self, self.locate)
+
+
+@dataclass
+class Cifar10Config(ImageFilesConfig):
     """CIFAR-10 read from its binary or python version on disk (50,000 train / 10,000 test)."""
 
     name: str = "cifar10"
-    path: str = "data/cifar10"  # folder of the files, relative to the cwd
-    val_fraction: float = 0.1  # carved from the training set with the run's seed
-    limit: int | None = None  # keep only the first N training images (e.g. 5000 on a CPU)
-
-    def check(self) -> None:
-        """The shared settings, a limit that leaves both splits, and the files in place."""
-        super().check()
-        check_image_files(self, locate_cifar10)
+    path: str = "data/cifar10"
+    locate = staticmethod(locate_cifar10)
 
 
 @dataclass
-class FashionMnistConfig(DatasetConfig):
+class FashionMnistConfig(ImageFilesConfig):
     """Fashion-MNIST read from its IDX files on disk (60,000 train / 10,000 test)."""
 
     name: str = "fashion_mnist"
-    path: str = "data/fashion_mnist"  # folder of the files, relative to the cwd
-    val_fraction: float = 0.1  # carved from the training set with the run's seed
-    limit: int | None = None  # keep only the first N training images (e.g. 5000 on a CPU)
-
-    def check(self) -> None:
-        """The shared settings, a limit that leaves both splits, and the files in place."""
-        super().check()
-        check_image_files(self, locate_fashion_mnist)
+    path: str = "data/fashion_mnist"
+    locate = staticmethod(locate_fashion_mnist)
 
 
 @dataclass
-class MnistConfig(DatasetConfig):
+class MnistConfig(ImageFilesConfig):
     """MNIST read from its IDX files on disk (60,000 train / 10,000 test)."""
 
     name: str = "mnist"
-    path: str = "data/mnist"  # folder of the files, relative to the cwd
-    val_fraction: float = 0.1  # carved from the training set with the run's seed
-    limit: int | None = None  # keep only the first N training images (e.g. 5000 on a CPU)
-
-    def check(self) -> None:
-        """The shared settings, a limit that leaves both splits, and the files in place."""
-        super().check()
-        check_image_files(self, locate_mnist)
+    path: str = "data/mnist"
+    locate = staticmethod(locate_mnist)
 
 
 @dataclass
@@ -263,9 +263,7 @@ class ArraysConfig(UserDataConfig):
         return read_npz(self.path, self.kind, self.layout, self.classes)
 
 
-def check_image_files(
-    cfg: Cifar10Config | FashionMnistConfig | MnistConfig, locate: Callable[[str], None]
-) -> None:
+def check_image_files(cfg: ImageFilesConfig, locate: Callable[[str], None]) -> None:
     """A limit that leaves a train and a validation split; the files where `locate` looks."""
     if cfg.limit is not None:
         require(cfg.limit >= 1, "dataset.limit", cfg.limit, "null or an int >= 1")
