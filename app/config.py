@@ -70,6 +70,10 @@ class SearchConfig:
     seed: int = 0  # the run's seed: controller, validation split, and every child's seed
     cache: bool = True  # reuse the result of an architecture proposed again
     test_best: bool = True  # at the end, retrain the best child and report its test accuracy
+    # After a search with a cheap score (evaluator=shared or proxy), train its top k
+    # architectures alone with the search recipe and keep the best of them (app/finalists.py).
+    # 0: off, the cheap score's first place is the pick.
+    top_k: int = 0
     resume: str | None = None  # a run directory to continue, with the settings it started with
     progress: bool = True  # a progress bar and a line per step on the console
     # Draw best.png and pareto.png at the end (about a second; off for sweeps of many runs).

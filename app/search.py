@@ -14,6 +14,7 @@ from rich.console import Console
 
 from app.config import SearchConfig, require_run_dir, typed_config
 from app.console import SearchProgress, make_console, summary_table
+from app.finalists import train_finalists
 from app.loops import loop_for, summary_rows
 from app.loops.base import Saved, SearchLoop, SearchState, migrate_checkpoint, stopped_early
 from app.parts import SearchParts, build_parts
@@ -203,7 +204,12 @@ def run_search(
             loop = method.from_parts(cfg, parts, files, logger, progress, saved)
             loop.run()
         loop.conclude()
-        summary = finish(cfg, run_dir, loop, parts, logger, warmed)
+        top_k = None
+        if cfg.top_k:
+            top_k = train_finalists(
+                cfg.top_k, loop, parts, cfg.child, cfg.reward, cfg.seed, cfg.test_best, console
+            )
+        summary = finish(cfg, run_dir, loop, parts, logger, warmed, top_k)
     finally:
         parts.evaluator.close()
         logger.close()
@@ -235,6 +241,8 @@ def test_best(cfg: SearchConfig, best: dict[str, Any], parts: SearchParts) -> fl
     """Retrain the best architecture with the search recipe and its seed; its test accuracy."""
     if parts.data is None or not cfg.test_best or best["status"] != Status.OK:
         return None
+    if "picked_by" in best:  # a top-k finalist: measured when it was trained, with this seed
+        return best["test_acc"]
     result = ChildResult.from_dict(best)
     job = ChildJob(result.index, result.arch, child_seed(cfg.seed, result.index))
     data = parts.data.to(resolve_device(cfg.child.device))  # Ray's copy stays on the CPU
@@ -251,6 +259,7 @@ def finish(
     parts: SearchParts,
     logger: SearchLogger,
     warmed: dict[str, Any] | None = None,
+    top_k: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Report on the best child; write best.json, summary.json and hparams.
 
@@ -288,10 +297,14 @@ def finish(
     summary.update(loop.summary_section(cfg, best))
     if warmed is not None:
         summary["warm_start"] = warmed
+    picked = top_k is not None and top_k["picked_cheap_rank"] is not None
+    if top_k is not None:
+        summary["top_k"] = top_k
     nan = float("nan")
     best_value = float(best["val_acc"]) if best else nan
+    value_label = "val_acc" if picked else loop.value_label(cfg)  # a finalist trained alone
     final = {
-        f"best/{loop.value_label(cfg)}": (state.step, best_value),
+        f"best/{value_label}": (state.step, best_value),
         "best/test_acc": (state.step, test_acc if test_acc is not None else nan),
     }
     metrics = {

@@ -14,6 +14,7 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from app.config import SearchConfig
+from app.finalists import check_top_k
 from app.warm_start import check_warm_start
 from child.data.config import UserDataConfig
 from child.data.datasets import DATASETS
@@ -73,6 +74,7 @@ def validate(cfg: SearchConfig) -> None:
     if isinstance(cfg.evaluator, ProxyEvaluatorConfig):
         check_proxy_reward(cfg.evaluator.name, cfg.reward)
     check_warm_start(cfg.warm_start, cfg.controller.name, cfg.evaluator.name)
+    check_top_k(cfg.top_k, cfg.evaluator.name, cfg.controller.name)
     EVALUATORS.check(cfg.evaluator)
 
 

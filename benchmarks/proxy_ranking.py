@@ -1,6 +1,6 @@
 """Do zero-cost proxies rank architectures as training them alone would?
 
-    python benchmarks/proxy_ranking.py [--truth /work/shared-results/ranking] [--spaces default]
+    python benchmarks/proxy_ranking.py [--truth benchmarks/results/ranking] [--spaces default]
 
 The truth is the ranking benchmark's (benchmarks/ranking_truth.py): per (space, seed), sampled
 architectures each trained alone twice with the default search recipe (5 epochs) on the run
@@ -40,7 +40,7 @@ from child.evaluation.proxy import DATA_FREE, PROXIES, proxy_scores
 from core.architecture import Architecture
 
 RESULTS = Path(__file__).resolve().parent / "results"
-TRUTH = Path("/work/shared-results/ranking")
+TRUTH = RESULTS / "ranking"  # benchmarks/ranking_truth.py writes it
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -9,16 +9,14 @@ different child seeds: training 0 uses the seed a multi-trial search would give 
 (`child_seed(seed, index)`), training r > 0 uses SeedSequence([seed, index, r]). The truth is
 the mean of the search-time validation accuracies; the test set is not touched.
 
-Each (space, seed) is cached in benchmarks/results/ranking/<space>-seed<k>.json (and copied to
-/work/shared-results/ranking/ when that folder can be made), so methods can be re-scored
-without retraining: `load_truth(space, seed)`.
+Each (space, seed) is cached in benchmarks/results/ranking/<space>-seed<k>.json, so methods can
+be re-scored without retraining: `load_truth(space, seed)`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -36,7 +34,6 @@ from child.spaces import build_space
 from core.architecture import Architecture
 
 RANKING = Path(__file__).resolve().parent / "results" / "ranking"
-SHARED_COPY = Path("/work/shared-results/ranking")
 # The two macro spaces of issue 21, as config overrides (controller=random: no controller runs).
 SPACES = {
     "default": ["evaluator=shared", "controller=random"],
@@ -98,7 +95,7 @@ def load_truth(space: str, seed: int) -> Truth:
 
 
 def measure_truth(space: str, seed: int, count: int, trainings: int) -> Path:
-    """Train every sampled architecture `trainings` times; write and copy the cache file."""
+    """Train every sampled architecture `trainings` times; write the cache file."""
     torch.set_num_threads(1)
     cfg, overrides = space_config(space, seed)
     data = load_dataset(cfg.dataset, cfg.seed)
@@ -139,11 +136,6 @@ def measure_truth(space: str, seed: int, count: int, trainings: int) -> Path:
     path = truth_path(space, seed)
     path.write_text(json.dumps(payload, indent=1) + "\n")
     partial.unlink(missing_ok=True)
-    try:  # a copy for other benchmarks that score against the same truth
-        SHARED_COPY.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, SHARED_COPY / path.name)
-    except OSError as err:
-        print(f"note: no copy in {SHARED_COPY}: {err}")
     return path
 
 

@@ -20,10 +20,14 @@ Methods (pluggable: `METHODS` maps a name to a function (truth, context) → sco
   `few_shot_split`, `few_shot_warmup`, `width_weights` as SharedEvaluatorConfig), then each
   architecture scored by its accuracy on the whole validation split; `ws...` + `/loss` scores by
   minus its validation loss instead (same supernet, no extra training);
-- `rank:<a>+<b>`: the mean of the two methods' ranks (e.g. a supernet score with a parameter
-  prior), from their cached scores;
-- `proxy:<name>`: a zero-cost proxy of `child.evaluation.proxy` at initialisation, when that
-  module exists (else skipped with a note).
+- `rank:<a>+<b>[+<c>...]`: the mean of the methods' ranks (e.g. a supernet score with a
+  parameter prior), from their cached scores;
+- `proxy:<name>[,batch_size=<n>]`: a zero-cost proxy of `child.evaluation.proxy` at
+  initialisation, on one training minibatch of n examples (64 by default;
+  benchmarks/proxy_ranking.py tunes n on the tuning seeds);
+- `reward:<proxy>[+<proxy>...][,batch_size=<n>]`: the reward `evaluator=proxy` gives (each
+  proxy normalised against 64 random architectures of the space, combined ones averaged), as
+  a search would score these architectures.
 Scores are cached in benchmarks/results/ranking/scores-<space>-seed<k>.json: a method already
 scored is not retrained (`--force` retrains it).
 """
@@ -31,7 +35,6 @@ scored is not retrained (`--force` retrains it).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import time
@@ -50,6 +53,8 @@ from ranking_truth import RANKING, Truth, load_truth, space_config  # noqa: E402
 
 from child.data.datasets import DataSplits, load_dataset  # noqa: E402
 from child.evaluation.costs import count_params  # noqa: E402
+from child.evaluation.evaluator import ChildJob, child_seed  # noqa: E402
+from child.evaluation.proxy import ProxyEvaluator, ProxyEvaluatorConfig, proxy_scores  # noqa: E402
 from child.evaluation.shared import SharedEvaluator  # noqa: E402
 from child.spaces import build_network, build_space  # noqa: E402
 
@@ -103,23 +108,35 @@ def train_supernet(truth: Truth, ctx: Context, spec: str) -> dict[str, list[floa
     return {spec: [m[0] for m in measured], f"{spec}/loss": [-m[1] for m in measured]}
 
 
-def proxy_method(name: str) -> Callable[[Truth, Context], list[float]] | None:
-    """The scores of zero-cost proxy `name`, or None when child.evaluation.proxy is absent."""
-    try:
-        module = importlib.import_module("child.evaluation.proxy")
-    except ImportError:
-        return None
+def proxy_method(name: str) -> Callable[[Truth, Context], list[float]]:
+    """The raw scores of zero-cost proxy `name` ("snip,batch_size=16") at initialisation."""
+    proxy, _, size = name.partition(",batch_size=")
 
     def scores(truth: Truth, ctx: Context) -> list[float]:
-        raw = module.proxy_scores(
-            truth.archs, ctx.data, ctx.cfg.search_space, proxy=name, seed=ctx.seed
+        raw = proxy_scores(
+            truth.archs, ctx.data, ctx.cfg.search_space, proxy, ctx.seed, 1, int(size or 64)
         )
         return [float(s) if np.isfinite(s) else -np.inf for s in raw]
 
     return scores
 
 
-# Fixed-name methods; `ws:`, `rank:` and `proxy:` names are parsed.
+def proxy_reward_method(name: str) -> Callable[[Truth, Context], list[float]]:
+    """The reward of `evaluator=proxy` with these settings ("snip+params,batch_size=16")."""
+    proxy, _, size = name.partition(",batch_size=")
+    config = ProxyEvaluatorConfig(proxy=proxy, batch_size=int(size or 64))
+    config.check()
+
+    def scores(truth: Truth, ctx: Context) -> list[float]:
+        cpu = torch.device("cpu")
+        evaluator = ProxyEvaluator(config, ctx.data, ctx.cfg.search_space, ctx.seed, cpu)
+        jobs = [ChildJob(i, a, child_seed(ctx.seed, i)) for i, a in enumerate(truth.archs)]
+        return [evaluator.evaluate_one(job).reward for job in jobs]
+
+    return scores
+
+
+# Fixed-name methods; `ws:`, `rank:`, `proxy:` and `reward:` names are parsed.
 METHODS: dict[str, Callable[[Truth, Context], list[float]]] = {"params": params_scores}
 
 
@@ -171,11 +188,11 @@ def score_methods(space: str, seed: int, methods: list[str], force: bool) -> dic
             continue
         tick = time.perf_counter()
         if name.startswith("rank:"):
-            a, b = name[5:].split("+")
-            for part in (a, b):
+            parts = name[5:].split("+")
+            for part in parts:
                 if part not in cache:
                     raise SystemExit(f"error: {name}: score {part} first")
-            combined = (ranks(cache[a]["scores"]) + ranks(cache[b]["scores"])) / 2
+            combined = np.mean([ranks(cache[part]["scores"]) for part in parts], axis=0)
             fresh = {name: {"scores": combined.tolist(), "seconds": 0.0}}
         elif name.startswith("ws:"):
             base = name.removesuffix("/loss")
@@ -185,10 +202,14 @@ def score_methods(space: str, seed: int, methods: list[str], force: bool) -> dic
             seconds = round(time.perf_counter() - tick, 1)
             fresh = {key: {"scores": scores, "seconds": seconds} for key, scores in found.items()}
         else:
-            method = proxy_method(name[6:]) if name.startswith("proxy:") else METHODS.get(name)
+            if name.startswith("reward:"):
+                method = proxy_reward_method(name[7:])
+            elif name.startswith("proxy:"):
+                method = proxy_method(name[6:])
+            else:
+                method = METHODS.get(name)
             if method is None:
-                print(f"note: {name} skipped (child.evaluation.proxy absent or unknown method)")
-                continue
+                raise SystemExit(f"error: unknown method {name}")
             scores = method(truth, ctx)
             fresh = {name: {"scores": scores, "seconds": round(time.perf_counter() - tick, 2)}}
         cache.update(fresh)

@@ -19,8 +19,11 @@ from app.config import compose_config, typed_config
 from app.parts import build_parts
 from app.warm_start import WarmStartConfig, check_warm_start, warm_start
 from child.data.datasets import load_dataset
+from child.evaluation.evaluator import ChildJob, child_seed
 from child.evaluation.proxy import (
     PROXIES,
+    ProxyEvaluator,
+    ProxyEvaluatorConfig,
     ProxyNormaliser,
     jacob_cov_score,
     proxy_scores,
@@ -158,6 +161,30 @@ def test_weight_dependent_scores_change_with_the_initialisation(digits):
     assert all(x != y for x, y in zip(a, b, strict=True))
 
 
+def test_a_combined_proxy_rewards_the_mean_of_its_parts_rewards(digits):
+    data, space_cfg, archs = digits
+    device = torch.device("cpu")
+
+    def evaluator(proxy):
+        cfg = ProxyEvaluatorConfig(proxy=proxy, batch_size=16, reference=16)
+        return ProxyEvaluator(cfg, data, space_cfg, seed=2, device=device)
+
+    both, snip, params = evaluator("snip+params"), evaluator("snip"), evaluator("params")
+    for i, arch in enumerate(archs):
+        job = ChildJob(i, arch, child_seed(2, i))
+        one, two, mean = snip.evaluate_one(job), params.evaluate_one(job), both.evaluate_one(job)
+        assert mean.reward == pytest.approx((one.reward + two.reward) / 2)
+        assert mean.val_acc == mean.reward  # raw scales do not add up: the value is the reward
+        assert mean.report == {
+            "proxy_snip+params": mean.reward,
+            "proxy_snip": one.val_acc,
+            "proxy_params": two.val_acc,
+        }
+    assert "mean of the normalised zero-cost proxies snip, params" in (
+        ProxyEvaluatorConfig(proxy="snip+params").value_meaning
+    )
+
+
 @pytest.mark.parametrize("controller", ["lstm", "softmax", "random", "evolution"])
 def test_a_proxy_search_records_raw_scores_and_normalised_rewards(tmp_path, controller):
     overrides = [*TINY_PROXY, f"controller={controller}", "evaluator.proxy=synflow"]
@@ -184,6 +211,8 @@ def test_a_proxy_search_reports_the_retrained_pick(tmp_path):
         (["evaluator.batches=0"], ["evaluator.batches"]),
         (["evaluator.batch_size=1"], ["evaluator.batch_size"]),
         (["evaluator.reference=3"], ["evaluator.reference"]),
+        (["evaluator.proxy=snip+snip"], ["evaluator.proxy", "snip+snip", "distinct"]),
+        (["evaluator.proxy=snip+bogus"], ["evaluator.proxy", "snip+bogus"]),
         (["reward=zoph"], ["reward=zoph", "evaluator=proxy"]),
         (["controller=darts"], ["controller=darts", "evaluator=shared"]),
         (

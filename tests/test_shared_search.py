@@ -77,36 +77,54 @@ def test_derive_ranks_the_samples_and_the_greedy_pick_on_the_whole_validation_sp
     ranking = derive["ranking"]
     assert 2 <= len(ranking) <= 7  # 6 samples + the greedy pick, repeats merged
     assert [r["rank"] for r in ranking] == list(range(1, len(ranking) + 1))
-    accuracies = [r["val_acc"] for r in ranking]
-    assert accuracies == sorted(accuracies, reverse=True)
+    assert derive["derive_by"] == "loss"  # the default: lowest validation loss first
+    losses = [r["val_loss"] for r in ranking]
+    assert losses == sorted(losses) and all(loss > 0 for loss in losses)
     assert "greedy" in {r["source"] for r in ranking}
     # Whole validation split: 288 digits, so every accuracy is a multiple of 1/288.
+    accuracies = [r["val_acc"] for r in ranking]
     assert all(abs(a * 288 - round(a * 288)) < 1e-6 for a in accuracies)
     best = json.loads((tmp_path / "best.json").read_text())
     assert best["arch"] == ranking[0]["arch"] and best["val_acc"] == accuracies[0]
+    assert best["seconds"] is None  # never trained alone in the search
     assert best["test_acc"] == summary["test_acc"] is not None  # retrained from scratch
 
 
-def test_derive_picks_the_candidate_best_on_the_validation_split(tmp_path, monkeypatch):
-    # The validation scores are made up so that the best candidate is neither the greedy pick
-    # (ranked first) nor the last sample: derive must rank by score and take the top.
-    scores = iter([0.2, 0.9, 0.4, 0.1, 0.3, 0.5, 0.6])
-    scored: dict[str, float] = {}
+@pytest.mark.parametrize(
+    ("derive_by", "expected"),
+    [("accuracy", "the highest accuracy"), ("loss", "the lowest loss")],
+)
+def test_derive_picks_the_candidate_best_by_its_setting(tmp_path, monkeypatch, derive_by, expected):
+    # Made-up (accuracy, loss) pairs in which the best accuracy and the lowest loss belong to
+    # different candidates, neither the greedy pick (ranked first) nor the last sample.
+    scores = iter([(0.2, 1.0), (0.9, 0.8), (0.4, 0.3), (0.1, 2.0), (0.3, 0.9), (0.5, 0.6)] * 2)
+    scored: dict[str, tuple[float, float]] = {}
 
     def made_up_score(self, arch):
         scored[format_arch(arch)] = value = next(scores)
         return value
 
-    monkeypatch.setattr(SharedEvaluator, "score", made_up_score)
-    run_search(tmp_path, [*TINY_SHARED, "test_best=false", "evaluator.derive_samples=6"])
+    monkeypatch.setattr(SharedEvaluator, "score_with_loss", made_up_score)
+    overrides = [
+        "test_best=false",
+        "evaluator.derive_samples=6",
+        f"evaluator.derive_by={derive_by}",
+    ]
+    run_search(tmp_path, [*TINY_SHARED, *overrides])
     derive = json.loads((tmp_path / "derive.json").read_text())
     candidates = [r["arch_str"] for r in derive["ranking"]]
     assert set(candidates) == set(scored) and len(scored) >= 3
-    best_on_validation = max(scored, key=scored.__getitem__)
+    if derive_by == "accuracy":
+        pick = max(scored, key=lambda a: scored[a][0])
+        assert [r["val_acc"] for r in derive["ranking"]] == sorted(
+            (s[0] for s in scored.values()), reverse=True
+        )
+    else:
+        pick = min(scored, key=lambda a: scored[a][1])
+        assert [r["val_loss"] for r in derive["ranking"]] == sorted(s[1] for s in scored.values())
     best = json.loads((tmp_path / "best.json").read_text())
-    assert best["arch_str"] == best_on_validation == candidates[0]
-    assert best["val_acc"] == scored[best_on_validation] == max(scored.values())
-    assert [r["val_acc"] for r in derive["ranking"]] == sorted(scored.values(), reverse=True)
+    assert best["arch_str"] == pick == candidates[0], expected
+    assert (best["val_acc"], best["val_loss"]) == scored[pick]
 
 
 @pytest.mark.parametrize("controller", ["random", "evolution"])

@@ -27,9 +27,10 @@ from app.console import SearchProgress
 from app.parts import SearchParts
 from app.run_files import RunFiles
 from app.tb_log import SearchLogger
-from child.evaluation.result import ChildResult
+from child.evaluation.result import ChildResult, Status
 from child.spaces import format_arch
 from controller.base import Controller
+from core.architecture import Architecture
 from core.errors import ConfigError
 
 CHECKPOINT_VERSION = 3
@@ -94,6 +95,24 @@ def child_record(result: ChildResult, sample: int, step: int, cached: bool) -> d
         "cached": cached,
         "arch_str": format_arch(result.arch),
     }
+
+
+def top_k_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The end-of-search rows about a top-k pick (app/finalists.py); none when top_k was off."""
+    section = summary.get("top_k")
+    if not section or section["picked_cheap_rank"] is None:
+        return []
+    best, test = summary["best"], summary["test_acc"]
+    return [
+        (f"best architecture (top-{section['k']}, trained alone)", best["arch_str"]),
+        ("validation accuracy (trained alone, search recipe)", f"{best['val_acc']:.4f}"),
+        ("test accuracy (search recipe)", f"{test:.4f}" if test is not None else "-"),
+        (
+            "its cheap score (rank)",
+            f"{best['cheap_score']:.4g} ({best['cheap_rank']} of {section['trained']})",
+        ),
+        ("finalists' training", duration(section["seconds"])),
+    ]
 
 
 def duration(seconds: float) -> str:
@@ -178,6 +197,23 @@ class SearchLoop(ABC):
     def conclude(self) -> None:
         """Work after the last step, outside the progress bar (a derive); none by default."""
         return None
+
+    def ranked(self) -> list[tuple[Architecture, float]]:
+        """Every distinct architecture evaluated, best reward first, with that reward (its score).
+
+        What `top_k` takes its finalists from; ties keep the order they were first seen in.
+        """
+        best: dict[Architecture, float] = {}
+        for record in self.files.read_children():
+            if record.get("cached") or record.get("status") != Status.OK:
+                continue
+            arch, reward = Architecture.from_dict(record["arch"]), float(record["reward"])
+            best[arch] = max(reward, best.get(arch, reward))
+        return sorted(best.items(), key=lambda item: -item[1])
+
+    def ranked_by(self) -> str:
+        """What `ranked` orders by, in words (for finalists.json)."""
+        return "the children's rewards"
 
     def in_flight(self) -> bool:
         """Whether work already started must be finished before the search may stop."""

@@ -10,7 +10,15 @@ from typing import Any
 
 from app.config import BudgetConfig, SearchConfig
 from app.console import SearchProgress
-from app.loops.base import Saved, SearchLoop, SearchState, child_record, duration, stopped_early
+from app.loops.base import (
+    Saved,
+    SearchLoop,
+    SearchState,
+    child_record,
+    duration,
+    stopped_early,
+    top_k_rows,
+)
 from app.pareto import PARETO_PNG, front_records, front_summary, plot_front
 from app.parts import SearchParts
 from app.run_files import RunFiles
@@ -334,24 +342,11 @@ class MultiTrialSearch(SearchLoop):
         test = summary["test_acc"]
         minutes = summary["seconds"] / 60
         rate = summary["children"] / max(minutes, 1e-9)
-        rows = [
+        rows = top_k_rows(summary) or [
             ("best architecture (by reward)", best.get("arch_str", "-")),
             ("reward (search)", f"{summary['best_reward']:.4f}"),
+            *best_value_rows(summary, best, test),
         ]
-        if "table" in summary:
-            rows += table_rows(summary["table"], best)
-        else:
-            meaning = summary.get("value_meaning")
-            value = best.get("val_acc", 0.0)
-            rows += [
-                (meaning, f"{value:.4g}")
-                if meaning
-                else ("validation accuracy (search)", f"{value:.4f}"),
-                (
-                    "test accuracy (retrained, search recipe)",
-                    f"{test:.4f}" if test is not None else "-",
-                ),
-            ]
         rows += [
             ("parameters", f"{best['params']:,}" if best.get("params") else "-"),
             ("children evaluated / cached", f"{summary['children']} / {summary['cached']}"),
@@ -373,6 +368,20 @@ class MultiTrialSearch(SearchLoop):
             ("run directory", summary["run_dir"]),
         ]
         return rows
+
+
+def best_value_rows(
+    summary: dict[str, Any], best: dict[str, Any], test: float | None
+) -> list[tuple[str, str]]:
+    """The best child's value: its table numbers, its proxy score, or its accuracies."""
+    if "table" in summary:
+        return table_rows(summary["table"], best)
+    meaning = summary.get("value_meaning")
+    value = best.get("val_acc", 0.0)
+    return [
+        (meaning, f"{value:.4g}") if meaning else ("validation accuracy (search)", f"{value:.4f}"),
+        ("test accuracy (retrained, search recipe)", f"{test:.4f}" if test is not None else "-"),
+    ]
 
 
 def _status(reward: float, best: float) -> str:

@@ -8,7 +8,8 @@
                                                    controller.learn(archs, rewards)
         checkpoint (supernet, optimizer, controller, RNG) at the epoch boundary
     derive: derive_samples sampled architectures + the greedy pick, each scored on the whole
-            validation split with the shared weights → derive.json, best.json
+            validation split with the shared weights, ranked by derive_by (loss or accuracy)
+            → derive.json, best.json
 
 The loop asks the controller and hands architectures to the evaluator; neither calls the other.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 from app.config import BudgetConfig, SearchConfig
 from app.console import SearchProgress
-from app.loops.base import Saved, SearchLoop, SearchState, child_record, duration
+from app.loops.base import Saved, SearchLoop, SearchState, child_record, duration, top_k_rows
 from app.parts import SearchParts
 from app.run_files import RunFiles, atomic_write_json
 from app.tb_log import SearchLogger
@@ -36,7 +37,10 @@ from core.architecture import Architecture
 log = logging.getLogger(__name__)
 DERIVE = "derive.json"
 SHARED_NOTE = "accuracy with the supernet's shared weights on a validation minibatch"
-DERIVE_NOTE = "accuracy with the supernet's shared weights on the whole validation split"
+DERIVE_NOTE = (
+    "accuracy (val_acc) and mean cross-entropy (val_loss) with the supernet's shared weights "
+    "on the whole validation split; ranked by {by}"
+)
 
 
 class SharedWeightSearch(SearchLoop):
@@ -66,6 +70,7 @@ class SharedWeightSearch(SearchLoop):
         self.cfg = evaluator.cfg
         self.param_free_ops = param_free_ops
         self.epochs_done = epochs_done
+        self.ranking: list[dict[str, Any]] = []  # derive's, best first
 
     @classmethod
     def handles(cls, cfg: SearchConfig) -> bool:
@@ -271,28 +276,34 @@ class SharedWeightSearch(SearchLoop):
         """Rank the candidates on the whole validation split; write derive.json and best.json."""
         ranking = []
         for arch, source in self.candidates().items():
-            accuracy = self.evaluator.score(arch)
+            accuracy, loss = self.evaluator.score_with_loss(arch)
             ranking.append(
                 {
                     "arch": arch.to_dict(),
                     "arch_str": format_arch(arch),
                     "val_acc": accuracy,
+                    "val_loss": loss,
                     "params": self.evaluator.params(arch),
                     "source": source,
                 }
             )
-        ranking.sort(key=lambda r: -r["val_acc"])
+        by = self.cfg.derive_by
+        # Stable sorts: ties keep the candidates' order (the greedy pick first).
+        ranking.sort(key=lambda r: r["val_loss"] if by == "loss" else -r["val_acc"])
         for rank, row in enumerate(ranking, start=1):
             row["rank"] = rank
+        note = DERIVE_NOTE.format(by="lowest loss first" if by == "loss" else "accuracy")
         atomic_write_json(
             self.files.dir / DERIVE,
             {
-                "note": DERIVE_NOTE,
+                "note": note,
+                "derive_by": by,
                 "epochs": self.epochs_done,
                 **self.derive_details(),
                 "ranking": ranking,
             },
         )
+        self.ranking = ranking
         top = ranking[0]
         best = {
             "index": self.state.evaluated,  # past every scored child: its own retraining seed
@@ -300,18 +311,28 @@ class SharedWeightSearch(SearchLoop):
             "arch_str": top["arch_str"],
             "reward": top["val_acc"],
             "val_acc": top["val_acc"],
+            "val_loss": top["val_loss"],
             "val_curve": [top["val_acc"]],
             "params": top["params"],
-            "seconds": 0.0,
+            "seconds": None,  # scored with shared weights, never trained alone
             "status": "ok",
             "message": "",
             "derived": top["source"],
             "evaluation": "shared",
-            "note": DERIVE_NOTE,
+            "note": note,
         }
         self.state.best = best
         self.files.write_best(best)
         return best
+
+    def ranked(self) -> list[tuple[Architecture, float]]:
+        """The derived candidates, best first, each with the value derive ranked it by."""
+        key = "val_loss" if self.cfg.derive_by == "loss" else "val_acc"
+        return [(Architecture.from_dict(r["arch"]), r[key]) for r in self.ranking]
+
+    def ranked_by(self) -> str:
+        """Derive's order: shared-weight validation loss or accuracy."""
+        return f"derive's ranking by shared-weight validation {self.cfg.derive_by}"
 
     def summary_section(self, cfg: SearchConfig, best: dict[str, Any] | None) -> dict[str, Any]:
         """The epochs run and the derived cell's numbers in the NB201 table, if it is one."""
@@ -323,10 +344,13 @@ class SharedWeightSearch(SearchLoop):
         """The end-of-search table of a shared-weight search (evaluator=shared)."""
         best, shared = summary["best"], summary["shared"]
         rate = summary["children"] / max(summary["seconds"], 1e-9)
-        return [
+        picked = top_k_rows(summary) or [
             ("best architecture (derived)", best["arch_str"]),
             ("validation accuracy (shared weights)", f"{best['val_acc']:.4f}"),
             ("test accuracy (retrained, search recipe)", retrained_value(summary)),
+        ]
+        return [
+            *picked,
             *looked_up_rows(shared),
             ("parameters (trained alone)", f"{best['params']:,}"),
             ("shared-weight epochs", str(shared["epochs"])),

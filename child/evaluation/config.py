@@ -126,7 +126,8 @@ class SharedEvaluatorConfig:
     architecture from the controller for every minibatch, then makes `controller_steps`
     controller updates, each scoring `budget.batch` children on one validation minibatch of
     `val_batch_size`. The budget is `recipe.epochs`. At the end `derive_samples` sampled
-    architectures and the controller's greedy pick are scored on the whole validation split.
+    architectures and the controller's greedy pick are scored on the whole validation split,
+    and ranked by `derive_by` (their loss, or their accuracy).
     With `controller=darts` every minibatch also takes an architecture step on a validation
     minibatch of the recipe's batch size (as in DARTS), and only the argmax is derived:
     `controller_steps` and `derive_samples` are not used, `val_batch_size` only chunks scoring.
@@ -144,6 +145,11 @@ class SharedEvaluatorConfig:
     controller_steps: int = 10  # controller updates after each epoch of shared training
     val_batch_size: int = 256  # the validation minibatch that scores one update's children
     derive_samples: int = 100  # architectures sampled and ranked at the end (+ the greedy one)
+    # What derive ranks the candidates by, on the whole validation split with the shared
+    # weights: loss (lowest mean cross-entropy first) or accuracy (ENAS). The loss keeps the
+    # margins that accuracies of near-equal children round away; it ranked closer to training
+    # alone on every space and seed measured (BENCHMARKS.md section 14).
+    derive_by: str = "loss"
     # Warn when more than this share of the sampled layers (edges) are parameter-free ops
     # (pool, identity, skip, none): the collapse weight sharing is known for.
     param_free_warning: float = 0.5
@@ -199,6 +205,12 @@ class SharedEvaluatorConfig:
             f"one of {', '.join(SHARED_SAMPLINGS)}",
         )
         require(
+            self.derive_by in DERIVE_BY,
+            "evaluator.derive_by",
+            self.derive_by,
+            f"one of {', '.join(DERIVE_BY)}",
+        )
+        require(
             self.width_weights in ("slice", "separate"),
             "evaluator.width_weights",
             self.width_weights,
@@ -220,6 +232,7 @@ class SharedEvaluatorConfig:
 
 
 SHARED_SAMPLINGS = ("single", "fair", "sandwich")
+DERIVE_BY = ("loss", "accuracy")
 
 
 @dataclass

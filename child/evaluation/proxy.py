@@ -23,6 +23,10 @@ child of a run, drawn with the run's seed), in milliseconds on a CPU:
   networks have no activation modules (the recurrent space applies its activations as
   functions) is refused.
 
+Proxies combine with `+` (`snip+params`): each is normalised on its own (below) and the
+reward is the mean of their rewards, about the mean of the child's percentiles; the ranking
+benchmark found such a pair closer to training alone than either proxy on the default space.
+
 Larger is better for every proxy. The raw score is recorded (`val_acc` and
 `report["proxy_<name>"]`, labelled by `ProxyEvaluatorConfig.value_label`); the controller's
 reward is the score normalised against `reference` architectures sampled from the space with
@@ -79,7 +83,7 @@ class ProxyEvaluatorConfig:
     """`evaluator=proxy`: score children by a zero-cost proxy at initialisation, untrained."""
 
     name: str = "proxy"
-    proxy: str = "params"  # one of PROXIES
+    proxy: str = "params"  # one of PROXIES, or several joined by + (snip+params)
     batches: int = 1  # training minibatches a data-reading proxy sees
     batch_size: int = 64
     # Architectures sampled from the space (with the run's seed) whose scores normalise the
@@ -88,19 +92,34 @@ class ProxyEvaluatorConfig:
 
     def check(self, key: str = "evaluator") -> None:
         """A known proxy, counts that can work (errors name `<key>.<setting>`)."""
-        require(self.proxy in PROXIES, f"{key}.proxy", self.proxy, f"one of {list(PROXIES)}")
+        require(
+            all(part in PROXIES for part in self.parts) and len(set(self.parts)) == len(self.parts),
+            f"{key}.proxy",
+            self.proxy,
+            f"one of {list(PROXIES)}, or distinct ones joined by + (snip+params)",
+        )
         require(self.batches >= 1, f"{key}.batches", self.batches, "an int >= 1")
         require(self.batch_size >= 2, f"{key}.batch_size", self.batch_size, "an int >= 2")
         require(self.reference >= 8, f"{key}.reference", self.reference, "an int >= 8")
 
     @property
+    def parts(self) -> tuple[str, ...]:
+        """The proxies combined: ("snip", "params") for snip+params; one for a single proxy."""
+        return tuple(self.proxy.split("+"))
+
+    @property
     def value_label(self) -> str:
-        """What a child's `val_acc` holds: `proxy_<name>`, the raw score."""
+        """What a child's `val_acc` holds: `proxy_<name>`, the raw score (combined: the reward)."""
         return f"proxy_{self.proxy}"
 
     @property
     def value_meaning(self) -> str:
         """The label in words, for the summary."""
+        if len(self.parts) > 1:
+            return (
+                f"mean of the normalised zero-cost proxies {', '.join(self.parts)} at "
+                "initialisation (a score in (0, 1), not an accuracy)"
+            )
         return f"zero-cost proxy {self.proxy} at initialisation (a score, not an accuracy)"
 
 
@@ -361,13 +380,14 @@ class ProxyEvaluator(InTurnEvaluator):
         self.device = device
         self.threads = threads
         self.batches = minibatches(data, cfg.batches, cfg.batch_size, seed, device)
-        self.normalise = ProxyNormaliser(cfg.proxy, self._reference_scores(seed))
+        reference = self._reference_scores(seed)
+        self.normalisers = {p: ProxyNormaliser(p, reference[p]) for p in cfg.parts}
 
-    def _reference_scores(self, seed: int) -> list[float]:
-        """Scores of `reference` architectures sampled (and initialised) apart from children."""
+    def _reference_scores(self, seed: int) -> dict[str, list[float]]:
+        """Each proxy's scores of `reference` architectures sampled apart from children."""
         space = build_space(self.space_cfg)
         rng = np.random.default_rng([seed, _REFERENCE_STREAM])
-        scores = []
+        scores: dict[str, list[float]] = {p: [] for p in self.cfg.parts}
         with torch_threads(self.threads):
             for i in range(self.cfg.reference):
                 arch = space.sample(rng)
@@ -375,38 +395,52 @@ class ProxyEvaluator(InTurnEvaluator):
                     np.random.SeedSequence([seed, _REFERENCE_STREAM, i]).generate_state(1)[0]
                 )
                 try:
-                    scores.append(self._score(arch, init)[0])
+                    for part, score in self._scores(arch, init)[0].items():
+                        scores[part].append(score)
                 except Exception:  # noqa: BLE001 (an unbuildable sample just does not count)
                     continue
         return scores
 
-    def _score(self, arch: Architecture, seed: int) -> tuple[float, int]:
-        return score_child(
-            arch, seed, self.cfg.proxy, self.batches, self.data, self.space_cfg, self.device
-        )
+    def _scores(self, arch: Architecture, seed: int) -> tuple[dict[str, float], int]:
+        """Each proxy's raw score of `arch` initialised with `seed`, and its parameters."""
+        scores, params = {}, 0
+        for part in self.cfg.parts:  # a fresh network each: synflow rewrites the weights
+            scores[part], params = score_child(
+                arch, seed, part, self.batches, self.data, self.space_cfg, self.device
+            )
+        return scores, params
+
+    def normalise(self, scores: dict[str, float]) -> float:
+        """The reward: the mean of each proxy's normalised score."""
+        return sum(self.normalisers[p](s) for p, s in scores.items()) / len(scores)
 
     def evaluate_one(self, job: ChildJob) -> ChildResult:
         """The job's proxy score; a failed build or an undefined score fails the child."""
         start = time.perf_counter()
         with torch_threads(self.threads):
             try:
-                score, params = self._score(job.arch, job.seed)
+                scores, params = self._scores(job.arch, job.seed)
             except Exception as err:  # any failure is this child's failure, not the search's
                 message = f"{self.cfg.proxy} failed: {type(err).__name__}: {err}"
                 return ChildResult.failed(job.index, job.arch, Status.ERROR, message)
         seconds = time.perf_counter() - start
-        if not math.isfinite(score):
-            message = f"{self.cfg.proxy} is undefined for this network (score {score})"
+        undefined = {p: s for p, s in scores.items() if not math.isfinite(s)}
+        if undefined:
+            part, score = next(iter(undefined.items()))
+            message = f"{part} is undefined for this network (score {score})"
             return ChildResult.failed(job.index, job.arch, Status.ERROR, message, params, seconds)
+        reward = self.normalise(scores)
+        # One proxy: its raw score; several: their combined reward (raw scales do not add up).
+        value = scores[self.cfg.proxy] if len(scores) == 1 else reward
         return ChildResult(
             index=job.index,
             arch=job.arch,
-            reward=self.normalise(score),
-            val_acc=score,
+            reward=reward,
+            val_acc=value,
             params=params,
             seconds=seconds,
-            val_curve=(score,),
-            report={self.cfg.value_label: score},
+            val_curve=(value,),
+            report={self.cfg.value_label: value, **{f"proxy_{p}": s for p, s in scores.items()}},
         )
 
 
@@ -440,7 +474,8 @@ def build_proxy(setup: EvaluatorSetup) -> tuple[Evaluator, DataSplits]:
     check_proxy_reward(cfg.name, setup.reward)
     device = resolve_device(setup.child.device)
     data = load_dataset(setup.dataset, setup.seed).to(device)
-    check_naswot_space(cfg.proxy, setup.space, data)
+    for part in cfg.parts:
+        check_naswot_space(part, setup.space, data)
     evaluator = ProxyEvaluator(cfg, data, setup.space, setup.seed, device, setup.child.threads)
     return evaluator, data
 
