@@ -177,6 +177,8 @@ def check_shared(cfg: SearchConfig) -> None:
     )
     check_recipe(shared.recipe, key="evaluator.recipe")
     shared.check()  # before the space check, which reads few_shot_split's form
+    if shared.derive_prior:
+        ProxyEvaluatorConfig(proxy=shared.derive_prior).check_proxy("evaluator.derive_prior")
     check_shared_space(shared, cfg.search_space)
     default = ChildConfig()
     for name in UNUSED_SHARED_RECIPE:

@@ -22,6 +22,27 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+SNIP = "proxy:snip,batch_size=16"
+RANK_DEFAULT = [
+    "params",
+    SNIP,
+    "proxy:synflow",
+    "reward:snip+params,batch_size=16",
+    "ws:epochs=20",
+    "ws:epochs=20/loss",
+    "rank:ws:epochs=20/loss+params",
+    f"rank:ws:epochs=20/loss+{SNIP}",
+]
+RANK_12 = [
+    "params",
+    SNIP,
+    "proxy:grad_norm,batch_size=16",
+    "reward:snip+params,batch_size=16",
+    "ws:epochs=60",
+    "ws:epochs=60/loss",
+    "rank:ws:epochs=60/loss+params",
+    f"rank:ws:epochs=60/loss+{SNIP}",
+]
 BENCHMARKS = {
     "framework_overhead": ["framework_overhead.py"],
     "controller_overhead": ["controller_overhead.py"],
@@ -30,8 +51,83 @@ BENCHMARKS = {
     "nb201_cost": ["nb201_protocol.py", "--cost"],
     "ray_speedup": ["ray_speedup.py"],
     "default_search": ["default_search.py"],
-    "shared_ranking": ["shared_ranking.py"],
-    "shared_ranking_default": ["shared_ranking.py", "--space", "default", "--epochs", "20", "60"],
+    # Section 14: the ranking truth (cached, so a rerun only scores), then every cheap score.
+    "ranking_truth": [
+        "ranking_truth.py",
+        "--space",
+        "default",
+        "--seeds",
+        "0",
+        "1",
+        "2",
+        "--archs",
+        "30",
+    ],
+    "ranking_truth_heldout": [
+        "ranking_truth.py",
+        "--space",
+        "default",
+        "--seeds",
+        "1000",
+        "1001",
+        "1002",
+        "--archs",
+        "20",
+    ],
+    "ranking_truth_12": [
+        "ranking_truth.py",
+        "--space",
+        "enas_mnist1d",
+        "--seeds",
+        "0",
+        "1",
+        "2",
+        "--archs",
+        "20",
+    ],
+    "ranking_truth_12_heldout": [
+        "ranking_truth.py",
+        "--space",
+        "enas_mnist1d",
+        "--seeds",
+        "1000",
+        "1001",
+        "1002",
+        "--archs",
+        "15",
+    ],
+    "proxy_ranking": ["proxy_ranking.py"],
+    **{
+        f"shared_ranking_{split}_{space}": [
+            "shared_ranking.py",
+            "--spaces",
+            space,
+            "--seeds",
+            *seeds,
+            "--tag",
+            f"{split}-{space}",
+            "--methods",
+            *methods,
+        ]
+        for space, methods in (("default", RANK_DEFAULT), ("enas_mnist1d", RANK_12))
+        for split, seeds in (("tuning", ["0", "1", "2"]), ("heldout", ["1000", "1001", "1002"]))
+    },
+    # Section 17: cheap searches plus top-k against a 100-child multi-trial search.
+    "shared_vs_multitrial_topk": [
+        "shared_vs_multitrial.py",
+        "--methods",
+        "multi",
+        "enas-topk",
+        "enas20-topk",
+        "proxy-topk",
+        "enas-snip-topk",
+        "--seeds",
+        "1000",
+        "1001",
+        "1002",
+        "--out",
+        "shared_vs_multitrial_topk.json",
+    ],
 }
 
 

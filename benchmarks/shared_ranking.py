@@ -292,6 +292,7 @@ def scatter(name: str, spaces: list[str], seeds: list[int], tag: str) -> None:
         ax.scatter(truth.mean, scores, s=12)
         ax.set_title(f"{space} s{seed}: τ={metrics(scores, truth)['tau']:.2f}", fontsize=8)
         ax.set_xlabel("alone (mean of 2, val. acc.)", fontsize=7)
+        ax.set_ylabel("cheap score", fontsize=7)
         ax.tick_params(labelsize=6)
     figure.suptitle(name, fontsize=9)
     figure.tight_layout()

@@ -19,6 +19,8 @@ TEST accuracy reported. Methods (`--methods`, by key):
 - `enas-topk`: `experiment=enas_mnist1d` deriving by shared-weight validation loss, then
   `top_k=--top-k`: the derived top k trained alone with the search recipe, the best kept;
 - `enas<E>-topk` (e.g. `enas20-topk`): the same with E supernet epochs;
+- `enas[<E>]-<proxy>-topk` (e.g. `enas-snip-topk`): the same, derive ranking by the mean of the
+  ranks by loss and by the zero-cost proxy (`evaluator.derive_prior=<proxy>`);
 - `proxy-topk`: `--children` architectures sampled at random and scored by the zero-cost proxy
   `--proxy` at initialisation (`evaluator=proxy`), then `top_k=--top-k` the same way.
 
@@ -71,10 +73,15 @@ def method_overrides(key: str, args: argparse.Namespace) -> tuple[str, list[str]
         epochs = [f"evaluator.recipe.epochs={args.epochs}"] if args.epochs else []
         return label, [*overrides, *epochs]
     top_k = f"top_k={args.top_k}"
-    if match := re.fullmatch(r"enas(\d*)-topk", key):
+    if match := re.fullmatch(r"enas(\d*)(?:-([a-z_+]+))?-topk", key):
         epochs = [f"evaluator.recipe.epochs={match[1]}"] if match[1] else []
-        label = f"enas{match[1] and ' ' + match[1] + ' epochs'} + top-{args.top_k} (loss)"
-        return label, ["experiment=enas_mnist1d", "evaluator.derive_by=loss", *epochs, top_k]
+        prior = [f"evaluator.derive_prior={match[2]}"] if match[2] else []
+        label = (
+            f"enas{match[1] and ' ' + match[1] + ' epochs'} (loss"
+            f"{', ' + match[2] + ' prior' if match[2] else ''}) + top-{args.top_k}"
+        )
+        derive = ["evaluator.derive_by=loss", *prior]
+        return label, ["experiment=enas_mnist1d", *derive, *epochs, top_k]
     if key == "proxy-topk":
         name, _, size = args.proxy.partition("@")
         proxy = ["evaluator=proxy", f"evaluator.proxy={name}", "controller=random"]
@@ -85,7 +92,7 @@ def method_overrides(key: str, args: argparse.Namespace) -> tuple[str, list[str]
     raise SystemExit(f"error: --methods {key}: expected one of {KEYS}")
 
 
-KEYS = "multi, enas, random, darts, enas-topk, enas<epochs>-topk, proxy-topk"
+KEYS = "multi, enas, random, darts, enas[<epochs>][-<prior>]-topk, proxy-topk"
 
 
 def run(key: str, seed: int, root: Path, args: argparse.Namespace) -> dict:

@@ -13,6 +13,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from app.loops import shared_weights
 from child.evaluation.shared import SharedEvaluator
 from child.spaces import format_arch
 from tests.helpers import SEARCH_SCRIPT, run_search, search_cli
@@ -125,6 +126,39 @@ def test_derive_picks_the_candidate_best_by_its_setting(tmp_path, monkeypatch, d
     best = json.loads((tmp_path / "best.json").read_text())
     assert best["arch_str"] == pick == candidates[0], expected
     assert (best["val_acc"], best["val_loss"]) == scored[pick]
+
+
+def test_a_derive_prior_ranks_by_the_mean_of_the_two_ranks(tmp_path, monkeypatch):
+    # Losses rank the candidates a < b < c < d; the prior ranks them d > c > a > b.
+    losses = iter([0.1, 0.2, 0.3, 0.4] * 3)
+    scored: list[str] = []
+
+    def made_up_score(self, arch):
+        scored.append(format_arch(arch))
+        return 0.5, next(losses)
+
+    def made_up_prior(archs, proxy, batch_size, data, space_cfg, seed):
+        assert (proxy, batch_size) == ("snip+params", 8)
+        return [[0.5, 0.2, 0.6, 0.9][scored.index(format_arch(a)) % 4] for a in archs]
+
+    monkeypatch.setattr(SharedEvaluator, "score_with_loss", made_up_score)
+    monkeypatch.setattr(shared_weights, "proxy_rewards", made_up_prior)
+    overrides = [
+        "test_best=false",
+        "evaluator.derive_samples=3",
+        "evaluator.derive_prior=snip+params",
+        "evaluator.derive_prior_batch_size=8",
+    ]
+    run_search(tmp_path, [*TINY_SHARED, *overrides])
+    derive = json.loads((tmp_path / "derive.json").read_text())
+    assert derive["derive_prior"] == "snip+params" and len(scored) == 4, scored
+    # Mean ranks: a (1+3)/2=2, b (2+4)/2=3, c (3+2)/2=2.5, d (4+1)/2=2.5 → a, c, d, b (ties: by
+    # loss).
+    assert [r["arch_str"] for r in derive["ranking"]] == [scored[i] for i in (0, 2, 3, 1)]
+    assert [r["mean_rank"] for r in derive["ranking"]] == [2.0, 2.5, 2.5, 3.0]
+    assert [r["prior_reward"] for r in derive["ranking"]] == [0.5, 0.6, 0.9, 0.2]
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert best["arch_str"] == scored[0]
 
 
 @pytest.mark.parametrize("controller", ["random", "evolution"])

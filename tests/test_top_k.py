@@ -93,6 +93,19 @@ def test_top_k_over_shared_weights_takes_derives_first_k(tmp_path, monkeypatch):
     assert best.get("test_acc") is None  # test_best=false: no test number anywhere
 
 
+def test_a_real_search_with_a_prior_and_finalists_writes_what_it_chose(tmp_path):
+    overrides = ["evaluator.derive_prior=snip", "top_k=2", "test_best=false"]
+    run_search(tmp_path, [*TINY_SHARED, *overrides])
+    derive = read(tmp_path / "derive.json")["ranking"]
+    assert all(0 < r["prior_reward"] < 1 for r in derive)
+    assert [r["mean_rank"] for r in derive] == sorted(r["mean_rank"] for r in derive)
+    finalists = read(tmp_path / "finalists.json")
+    assert [f["cheap_score"] for f in finalists["finalists"]] == [
+        r["mean_rank"] for r in derive[:2]
+    ]
+    assert "mean rank with the proxy snip" in finalists["note"]
+
+
 def test_a_real_finalist_is_trained_as_a_multi_trial_child_of_that_seed_would_be(tmp_path):
     summary, _ = run_search(tmp_path, [*TINY_PROXY, "child.epochs=1", "top_k=1"])
     best = read(tmp_path / "best.json")
@@ -108,6 +121,11 @@ def test_a_real_finalist_is_trained_as_a_multi_trial_child_of_that_seed_would_be
         (["evaluator=local", "evaluator.workers=1", "top_k=3"], ["top_k=3", "evaluator=local"]),
         (["evaluator=shared", "controller=darts", "top_k=3"], ["top_k=3", "controller=darts"]),
         (["evaluator=shared", "evaluator.derive_by=acc"], ["evaluator.derive_by", "acc"]),
+        (["evaluator=shared", "evaluator.derive_prior=snap"], ["evaluator.derive_prior", "snap"]),
+        (
+            ["evaluator=shared", "evaluator.derive_prior_batch_size=1"],
+            ["evaluator.derive_prior_batch_size"],
+        ),
     ],
 )
 def test_bad_top_k_settings_are_refused_in_one_line(tmp_path, overrides, words):

@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from scipy.stats import rankdata
+
 from app.config import BudgetConfig, SearchConfig
 from app.console import SearchProgress
 from app.loops.base import Saved, SearchLoop, SearchState, child_record, duration, top_k_rows
@@ -27,6 +29,7 @@ from app.run_files import RunFiles, atomic_write_json
 from app.tb_log import SearchLogger
 from child.evaluation.config import TableEvaluatorConfig
 from child.evaluation.evaluator import ChildJob
+from child.evaluation.proxy import proxy_rewards
 from child.evaluation.result import ChildResult
 from child.evaluation.shared import SharedEvaluator
 from child.evaluation.table import describe_column
@@ -287,17 +290,13 @@ class SharedWeightSearch(SearchLoop):
                     "source": source,
                 }
             )
-        by = self.cfg.derive_by
-        # Stable sorts: ties keep the candidates' order (the greedy pick first).
-        ranking.sort(key=lambda r: r["val_loss"] if by == "loss" else -r["val_acc"])
-        for rank, row in enumerate(ranking, start=1):
-            row["rank"] = rank
-        note = DERIVE_NOTE.format(by="lowest loss first" if by == "loss" else "accuracy")
+        note = DERIVE_NOTE.format(by=self.order(ranking))
         atomic_write_json(
             self.files.dir / DERIVE,
             {
                 "note": note,
-                "derive_by": by,
+                "derive_by": self.cfg.derive_by,
+                "derive_prior": self.cfg.derive_prior or None,
                 "epochs": self.epochs_done,
                 **self.derive_details(),
                 "ranking": ranking,
@@ -325,14 +324,47 @@ class SharedWeightSearch(SearchLoop):
         self.files.write_best(best)
         return best
 
+    def order(self, ranking: list[dict[str, Any]]) -> str:
+        """Sort derive's rows best first and number them; say by what, in words.
+
+        By `derive_by`; with `derive_prior`, by the mean of that rank and the proxy's rank
+        (each row then keeps `prior_reward` and `mean_rank`). Ties keep the candidates' order,
+        the greedy pick first.
+        """
+        by, prior = self.cfg.derive_by, self.cfg.derive_prior
+        primary = [r["val_loss"] if by == "loss" else -r["val_acc"] for r in ranking]
+        order = rankdata(primary)  # 1: the best
+        what = "lowest loss first" if by == "loss" else "accuracy"
+        if prior:
+            rewards = proxy_rewards(
+                [Architecture.from_dict(r["arch"]) for r in ranking],
+                prior,
+                self.cfg.derive_prior_batch_size,
+                self.evaluator.data,
+                self.evaluator.space_cfg,
+                self.evaluator.seed,
+            )
+            order = (order + rankdata([-r for r in rewards])) / 2
+            for row, reward, mean in zip(ranking, rewards, order, strict=True):
+                row.update(prior_reward=reward, mean_rank=float(mean))
+            what = f"the mean of the ranks by {by} and by the zero-cost proxy {prior}"
+        keys = {id(row): (float(o), p) for row, o, p in zip(ranking, order, primary, strict=True)}
+        ranking.sort(key=lambda row: keys[id(row)])
+        for rank, row in enumerate(ranking, start=1):
+            row["rank"] = rank
+        return what
+
     def ranked(self) -> list[tuple[Architecture, float]]:
         """The derived candidates, best first, each with the value derive ranked it by."""
         key = "val_loss" if self.cfg.derive_by == "loss" else "val_acc"
+        key = "mean_rank" if self.cfg.derive_prior else key
         return [(Architecture.from_dict(r["arch"]), r[key]) for r in self.ranking]
 
     def ranked_by(self) -> str:
-        """Derive's order: shared-weight validation loss or accuracy."""
-        return f"derive's ranking by shared-weight validation {self.cfg.derive_by}"
+        """Derive's order: shared-weight validation loss or accuracy, and the prior if any."""
+        prior = self.cfg.derive_prior
+        with_prior = f", mean rank with the proxy {prior} (the value: that mean)" if prior else ""
+        return f"derive's ranking by shared-weight validation {self.cfg.derive_by}{with_prior}"
 
     def summary_section(self, cfg: SearchConfig, best: dict[str, Any] | None) -> dict[str, Any]:
         """The epochs run and the derived cell's numbers in the NB201 table, if it is one."""

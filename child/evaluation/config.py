@@ -127,7 +127,8 @@ class SharedEvaluatorConfig:
     controller updates, each scoring `budget.batch` children on one validation minibatch of
     `val_batch_size`. The budget is `recipe.epochs`. At the end `derive_samples` sampled
     architectures and the controller's greedy pick are scored on the whole validation split,
-    and ranked by `derive_by` (their loss, or their accuracy).
+    and ranked by `derive_by` (their loss, or their accuracy), with `derive_prior` by the mean
+    of that rank and a zero-cost proxy's.
     With `controller=darts` every minibatch also takes an architecture step on a validation
     minibatch of the recipe's batch size (as in DARTS), and only the argmax is derived:
     `controller_steps` and `derive_samples` are not used, `val_batch_size` only chunks scoring.
@@ -150,6 +151,11 @@ class SharedEvaluatorConfig:
     # margins that accuracies of near-equal children round away; it ranked closer to training
     # alone on every space and seed measured (BENCHMARKS.md section 14).
     derive_by: str = "loss"
+    # A prior for derive: "" (none) or a zero-cost proxy (snip, params, snip+params, ...) scored
+    # at initialisation; each candidate is then ranked by the mean of its rank by `derive_by`
+    # and its rank by the proxy (a supernet score with a prior, BENCHMARKS.md section 14).
+    derive_prior: str = ""
+    derive_prior_batch_size: int = 16  # the prior's training minibatch (data-reading proxies)
     # Warn when more than this share of the sampled layers (edges) are parameter-free ops
     # (pool, identity, skip, none): the collapse weight sharing is known for.
     param_free_warning: float = 0.5
@@ -203,6 +209,12 @@ class SharedEvaluatorConfig:
             "evaluator.sampling",
             self.sampling,
             f"one of {', '.join(SHARED_SAMPLINGS)}",
+        )
+        require(
+            self.derive_prior_batch_size >= 2,
+            "evaluator.derive_prior_batch_size",
+            self.derive_prior_batch_size,
+            "an int >= 2",
         )
         require(
             self.derive_by in DERIVE_BY,

@@ -92,15 +92,20 @@ class ProxyEvaluatorConfig:
 
     def check(self, key: str = "evaluator") -> None:
         """A known proxy, counts that can work (errors name `<key>.<setting>`)."""
-        require(
-            all(part in PROXIES for part in self.parts) and len(set(self.parts)) == len(self.parts),
-            f"{key}.proxy",
-            self.proxy,
-            f"one of {list(PROXIES)}, or distinct ones joined by + (snip+params)",
-        )
+        self.check_proxy(f"{key}.proxy")
         require(self.batches >= 1, f"{key}.batches", self.batches, "an int >= 1")
         require(self.batch_size >= 2, f"{key}.batch_size", self.batch_size, "an int >= 2")
         require(self.reference >= 8, f"{key}.reference", self.reference, "an int >= 8")
+
+    def check_proxy(self, key: str) -> None:
+        """A known proxy, or distinct known ones joined by + (errors name `key`)."""
+        parts = self.parts
+        require(
+            all(part in PROXIES for part in parts) and len(set(parts)) == len(parts),
+            key,
+            self.proxy,
+            f"one of {list(PROXIES)}, or distinct ones joined by + (snip+params)",
+        )
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -327,6 +332,25 @@ def proxy_scores(
         score_child(arch, child_seed(seed, i), proxy, chosen, data, space_cfg, where)[0]
         for i, arch in enumerate(archs)
     ]
+
+
+def proxy_rewards(
+    archs: Sequence[Architecture],
+    proxy: str,
+    batch_size: int,
+    data: DataSplits,
+    space_cfg: SpaceConfig,
+    seed: int,
+) -> list[float]:
+    """The rewards `evaluator=proxy` would give `archs`; an undefined score gets 0, the lowest.
+
+    Child i is initialised with `child_seed(seed, i)`.
+    """
+    cfg = ProxyEvaluatorConfig(proxy=proxy, batch_size=batch_size)
+    scorer = ProxyEvaluator(cfg, data, space_cfg, seed, data.train_x.device)
+    jobs = [ChildJob(i, arch, child_seed(seed, i)) for i, arch in enumerate(archs)]
+    results = [scorer.evaluate_one(job) for job in jobs]
+    return [r.reward if r.status == Status.OK else 0.0 for r in results]
 
 
 class ProxyNormaliser:
