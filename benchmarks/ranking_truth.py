@@ -3,8 +3,9 @@
     python benchmarks/ranking_truth.py --space default --seeds 0 1 2 1000 1001 1002 --archs 30
 
 For one (space, seed): `--archs` architectures are drawn uniformly at random (numpy generator
-seeded with the seed) and each is trained alone `--trainings` times with the default search
-recipe (child=default: 5 epochs), on the same train/validation split (the run seed's), with
+seeded with the seed; asking for more than are cached trains only the new ones) and each is
+trained alone `--trainings` times with the default search recipe (child=default: 5 epochs), on
+the same train/validation split (the run seed's), with
 different child seeds: training 0 uses the seed a multi-trial search would give child `index`
 (`child_seed(seed, index)`), training r > 0 uses SeedSequence([seed, index, r]). The truth is
 the mean of the search-time validation accuracies; the test set is not touched.
@@ -103,9 +104,11 @@ def measure_truth(space: str, seed: int, count: int, trainings: int) -> Path:
     accs: list[list[float]] = [[] for _ in range(trainings)]
     seconds: list[float] = []
     partial = truth_path(space, seed).with_suffix(".partial.json")
-    if partial.exists():  # an interrupted run: its trainings are deterministic, keep them
+    if partial.exists():  # an interrupted or extended run: its trainings are deterministic
         done = json.loads(partial.read_text())
         accs, seconds = done["trainings"], done["seconds"]
+        if "arch_strings" in done:
+            assert done["arch_strings"] == [str(a) for a in archs[: len(accs[0])]]
     for index, arch in enumerate(archs):
         if index < len(accs[0]):
             continue
@@ -117,7 +120,15 @@ def measure_truth(space: str, seed: int, count: int, trainings: int) -> Path:
         row = " ".join(f"{acc[-1]:.3f}" for acc in accs)
         print(f"{space} seed {seed}: {index + 1}/{count} {row}", flush=True)
         RANKING.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps({"trainings": accs, "seconds": seconds}))
+        partial.write_text(
+            json.dumps(
+                {
+                    "trainings": accs,
+                    "seconds": seconds,
+                    "arch_strings": [str(a) for a in archs[: index + 1]],
+                }
+            )
+        )
     payload = {
         "space": space,
         "seed": seed,
@@ -129,7 +140,7 @@ def measure_truth(space: str, seed: int, count: int, trainings: int) -> Path:
         "archs": [a.to_dict() for a in archs],
         "arch_strings": [str(a) for a in archs],
         "trainings": accs,
-        "mean_seconds_per_training": round(float(np.mean(seconds)), 2),
+        "mean_seconds_per_training": round(float(np.mean(seconds)), 2) if seconds else None,
         "measured": time.strftime("%Y-%m-%d %H:%M"),
     }
     RANKING.mkdir(parents=True, exist_ok=True)
@@ -149,9 +160,20 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="remeasure cached seeds")
     args = parser.parse_args()
     for seed in args.seeds:
-        if truth_path(args.space, seed).exists() and not args.force:
-            print(f"{truth_path(args.space, seed)} is cached")
-            continue
+        path = truth_path(args.space, seed)
+        if path.exists() and not args.force:
+            cached = json.loads(path.read_text())
+            if len(cached["archs"]) >= args.archs:
+                print(f"{path} is cached")
+                continue
+            # More architectures than cached: the first ones are the same draws (one generator
+            # per seed), so their trainings are kept and only the new ones are trained.
+            keep = {
+                "trainings": cached["trainings"],
+                "seconds": [],
+                "arch_strings": cached["arch_strings"],
+            }
+            path.with_suffix(".partial.json").write_text(json.dumps(keep))
         tick = time.perf_counter()
         path = measure_truth(args.space, seed, args.archs, args.trainings)
         print(f"wrote {path} in {time.perf_counter() - tick:.0f} s", flush=True)

@@ -72,7 +72,7 @@ BENCHMARKS = {
         "1001",
         "1002",
         "--archs",
-        "20",
+        "30",
     ],
     "ranking_truth_12": [
         "ranking_truth.py",
@@ -94,7 +94,7 @@ BENCHMARKS = {
         "1001",
         "1002",
         "--archs",
-        "15",
+        "20",
     ],
     "proxy_ranking": ["proxy_ranking.py"],
     **{

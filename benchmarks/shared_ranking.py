@@ -183,6 +183,8 @@ def score_methods(space: str, seed: int, methods: list[str], force: bool) -> dic
     cache: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     cfg, _ = space_config(space, seed)
     ctx = Context(cfg, load_dataset(cfg.dataset, cfg.seed), seed)
+    # Scores of fewer architectures than the truth now holds (it was extended) are stale.
+    cache = {k: v for k, v in cache.items() if len(v["scores"]) == len(truth.archs)}
     for name in methods:
         if name in cache and not force:
             continue
@@ -193,7 +195,8 @@ def score_methods(space: str, seed: int, methods: list[str], force: bool) -> dic
                 if part not in cache:
                     raise SystemExit(f"error: {name}: score {part} first")
             combined = np.mean([ranks(cache[part]["scores"]) for part in parts], axis=0)
-            fresh = {name: {"scores": combined.tolist(), "seconds": 0.0}}
+            seconds = sum(cache[part]["seconds"] for part in parts)  # what its parts cost
+            fresh = {name: {"scores": combined.tolist(), "seconds": seconds}}
         elif name.startswith("ws:"):
             base = name.removesuffix("/loss")
             cfg, _ = space_config(space, seed)  # a fresh evaluator config per supernet
@@ -220,6 +223,13 @@ def score_methods(space: str, seed: int, methods: list[str], force: bool) -> dic
             flush=True,
         )
     return cache
+
+
+def current_scores(space: str, seed: int) -> dict[str, Any]:
+    """The cached scores of (space, seed) that score every architecture of its truth now."""
+    count = len(load_truth(space, seed).archs)
+    cache = json.loads(score_path(space, seed).read_text())
+    return {k: v for k, v in cache.items() if len(v["scores"]) == count}
 
 
 def save_scores(path: Path, new: dict[str, Any]) -> None:
@@ -252,7 +262,7 @@ def report(spaces: list[str], seeds: list[int], methods: list[str], tag: str) ->
         for space in spaces:
             per_seed = []
             for seed in seeds:
-                cache = json.loads(score_path(space, seed).read_text())
+                cache = current_scores(space, seed)
                 if name in cache:
                     m = metrics(cache[name]["scores"], load_truth(space, seed))
                     per_seed.append({**m, "seconds": cache[name]["seconds"]})
@@ -277,17 +287,14 @@ def report(spaces: list[str], seeds: list[int], methods: list[str], tag: str) ->
 def scatter(name: str, spaces: list[str], seeds: list[int], tag: str) -> None:
     """One PNG per method: its score against the truth, one panel per (space, seed)."""
     panels = [
-        (space, seed)
-        for space in spaces
-        for seed in seeds
-        if name in json.loads(score_path(space, seed).read_text())
+        (space, seed) for space in spaces for seed in seeds if name in current_scores(space, seed)
     ]
     if not panels:
         return
     figure = Figure(figsize=(3.2 * len(seeds), 3.0 * len(spaces)))
     for k, (space, seed) in enumerate(panels):
         truth = load_truth(space, seed)
-        scores = json.loads(score_path(space, seed).read_text())[name]["scores"]
+        scores = current_scores(space, seed)[name]["scores"]
         ax = figure.add_subplot(len(spaces), len(seeds), k + 1)
         ax.scatter(truth.mean, scores, s=12)
         ax.set_title(f"{space} s{seed}: τ={metrics(scores, truth)['tau']:.2f}", fontsize=8)
