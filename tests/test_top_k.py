@@ -120,6 +120,10 @@ def test_a_real_finalist_is_trained_as_a_multi_trial_child_of_that_seed_would_be
         (["top_k=-1"], ["top_k", "-1"]),
         (["evaluator=local", "evaluator.workers=1", "top_k=3"], ["top_k=3", "evaluator=local"]),
         (["evaluator=shared", "controller=darts", "top_k=3"], ["top_k=3", "controller=darts"]),
+        (
+            ["evaluator=shared", "controller=darts", "evaluator.derive_prior=snip"],
+            ["evaluator.derive_prior='snip'", "controller=darts"],
+        ),
         (["evaluator=shared", "evaluator.derive_by=acc"], ["evaluator.derive_by", "acc"]),
         (["evaluator=shared", "evaluator.derive_prior=snap"], ["evaluator.derive_prior", "snap"]),
         (

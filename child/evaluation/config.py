@@ -189,6 +189,12 @@ class SharedEvaluatorConfig:
                     f"controller=darts trains every path at once through one relaxation: "
                     f"evaluator.{key}={value!r} needs sampled paths (use {default!r})"
                 )
+        if self.derive_prior:
+            return (
+                f"evaluator.derive_prior={self.derive_prior!r} is invalid with controller=darts: "
+                "expected '' (DARTS derives one architecture, the argmax: there is no ranking "
+                "for a prior to reorder)"
+            )
         return None
 
     def check(self) -> None:
