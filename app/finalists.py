@@ -10,11 +10,14 @@ cheap score chooses which k to train; only stand-alone training chooses among th
 
 finalists.json records every finalist (cheap score and rank, stand-alone validation accuracy,
 reward, seconds). When `test_best` is on, each finalist's test accuracy is measured in the same
-training, and only the pick's is kept: the choice never sees a test number.
+training, and only the pick's is kept: the choice never sees a test number. A search killed
+while its finalists train resumes without training again the ones already done
+(finalists.partial.json, written after each).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -33,6 +36,8 @@ from core.errors import ConfigError, require
 
 log = logging.getLogger(__name__)
 FINALISTS = "finalists.json"
+# The finalists trained so far, kept after each one so that a resumed search skips them.
+PARTIAL = "finalists.partial.json"
 # Evaluators whose rewards are cheap estimates; a trained child's reward needs no second look.
 CHEAP_EVALUATORS = ("shared", "proxy")
 NOTE = (
@@ -73,21 +78,32 @@ def train_finalists(
     ranked = loop.ranked()[:top_k]
     data = parts.data.to(resolve_device(child.device))
     first = loop.state.evaluated + 1  # past every child and the derived pick: fresh seeds
+    partial = files.dir / PARTIAL
+    done = json.loads(partial.read_text()) if partial.exists() else []
     rows, tests = [], {}
     started = time.perf_counter()
     for rank, (arch, cheap) in enumerate(ranked, start=1):
         index = first + rank - 1
+        arch_str = format_arch(arch)
+        kept = [r for r in done if (r["cheap_rank"], r["arch_str"]) == (rank, arch_str)]
+        if kept:  # trained before a kill: training it again would give the same numbers
+            row = kept[0]
+            tests[rank] = row.pop("own_test_acc")
+            rows.append(row)
+            continue
         job = ChildJob(index, arch, child_seed(seed, index))
         result = evaluate_child(job, data, parts.space_cfg, child, reward, evaluate_test)
         tests[rank] = result.test_acc
         row = {
             **result.to_dict(),
-            "arch_str": format_arch(arch),
+            "arch_str": arch_str,
             "test_acc": None,
             "cheap_rank": rank,
             "cheap_score": cheap,
         }
         rows.append(row)
+        kept_so_far = [{**r, "own_test_acc": tests[r["cheap_rank"]]} for r in rows]
+        atomic_write_json(partial, kept_so_far)
         console.print(
             f"finalist {rank}/{len(ranked)}: {row['arch_str']}  cheap score {cheap:.4f}  "
             f"alone: val {result.val_acc:.4f} ({result.status}, {duration(result.seconds or 0)})",
@@ -108,6 +124,7 @@ def train_finalists(
     atomic_write_json(
         files.dir / FINALISTS, {"note": note, "k": top_k, "picked": picked, "finalists": rows}
     )
+    partial.unlink(missing_ok=True)
     return {
         "k": top_k,
         "trained": len(rows),

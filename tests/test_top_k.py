@@ -114,6 +114,30 @@ def test_a_real_finalist_is_trained_as_a_multi_trial_child_of_that_seed_would_be
     assert summary["test_acc"] == best["test_acc"] and 0 < best["test_acc"] <= 1
 
 
+def test_a_search_killed_among_its_finalists_resumes_without_training_them_again(
+    tmp_path, monkeypatch
+):
+    args = [*TINY_PROXY, "top_k=3", "seed=4"]
+    whole = tmp_path / "whole"
+    fake_training(monkeypatch, [0.50, 0.40, 0.70])
+    run_search(whole, args)
+
+    killed = tmp_path / "killed"
+    calls = fake_training(monkeypatch, [0.50, 0.40])  # a third training "kills" the search
+    with pytest.raises(IndexError):
+        run_search(killed, args)
+    assert len(calls) == 2 and not (killed / "finalists.json").exists()
+    assert len(read(killed / "finalists.partial.json")) == 2
+
+    calls = fake_training(monkeypatch, [0.70])
+    summary, _ = run_search(killed, [f"resume={killed}"])
+    assert [c["index"] for c in calls] == [9]  # only the third finalist trains again
+    assert read(killed / "finalists.json") == read(whole / "finalists.json")
+    assert read(killed / "best.json") == read(whole / "best.json")
+    assert summary["test_acc"] == pytest.approx(0.30)
+    assert not (killed / "finalists.partial.json").exists()
+
+
 @pytest.mark.parametrize(
     ("overrides", "words"),
     [
