@@ -26,7 +26,7 @@ from rich.console import Console
 
 from app.loops.base import SearchLoop, duration
 from app.parts import SearchParts
-from app.run_files import RunFiles, atomic_write_json
+from app.run_files import atomic_write_json
 from child.evaluation.config import ChildConfig
 from child.evaluation.evaluator import ChildJob, child_seed, evaluate_child
 from child.evaluation.result import Status
@@ -74,7 +74,7 @@ def train_finalists(
 ) -> dict[str, Any]:
     """Train the loop's top `top_k` alone; make the best of them best.json; the summary section."""
     assert parts.data is not None  # check_top_k allows only evaluators that read data
-    files = RunFiles(loop.files.dir)
+    files = loop.files
     ranked = loop.ranked()[:top_k]
     data = parts.data.to(resolve_device(child.device))
     first = loop.state.evaluated + 1  # past every child and the derived pick: fresh seeds

@@ -53,8 +53,7 @@ from ranking_truth import RANKING, Truth, load_truth, space_config  # noqa: E402
 
 from child.data.datasets import DataSplits, load_dataset  # noqa: E402
 from child.evaluation.costs import count_params  # noqa: E402
-from child.evaluation.evaluator import ChildJob, child_seed  # noqa: E402
-from child.evaluation.proxy import ProxyEvaluator, ProxyEvaluatorConfig, proxy_scores  # noqa: E402
+from child.evaluation.proxy import ProxyEvaluatorConfig, proxy_rewards, proxy_scores  # noqa: E402
 from child.evaluation.shared import SharedEvaluator  # noqa: E402
 from child.spaces import build_network, build_space  # noqa: E402
 
@@ -128,10 +127,8 @@ def proxy_reward_method(name: str) -> Callable[[Truth, Context], list[float]]:
     config.check()
 
     def scores(truth: Truth, ctx: Context) -> list[float]:
-        cpu = torch.device("cpu")
-        evaluator = ProxyEvaluator(config, ctx.data, ctx.cfg.search_space, ctx.seed, cpu)
-        jobs = [ChildJob(i, a, child_seed(ctx.seed, i)) for i, a in enumerate(truth.archs)]
-        return [evaluator.evaluate_one(job).reward for job in jobs]
+        space = ctx.cfg.search_space
+        return proxy_rewards(truth.archs, proxy, config.batch_size, ctx.data, space, ctx.seed)
 
     return scores
 

@@ -348,8 +348,8 @@ class SharedWeightSearch(SearchLoop):
             for row, reward, mean in zip(ranking, rewards, order, strict=True):
                 row.update(prior_reward=reward, mean_rank=float(mean))
             what = f"the mean of the ranks by {by} and by the zero-cost proxy {prior}"
-        keys = {id(row): (float(o), p) for row, o, p in zip(ranking, order, primary, strict=True)}
-        ranking.sort(key=lambda row: keys[id(row)])
+        ranked = sorted(zip(order, primary, ranking, strict=True), key=lambda t: t[:2])
+        ranking[:] = [row for _, _, row in ranked]  # stable: ties keep the candidates' order
         for rank, row in enumerate(ranking, start=1):
             row["rank"] = rank
         return what

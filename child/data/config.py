@@ -66,12 +66,7 @@ class DigitsConfig(DatasetConfig):
     def check(self) -> None:
         """The shared settings, and a test fraction that leaves a training set."""
         super().check()
-        require(
-            0.0 < self.test_fraction < 1.0,
-            "dataset.test_fraction",
-            self.test_fraction,
-            "a fraction strictly between 0 and 1",
-        )
+        check_test_fraction(self.test_fraction)
 
 
 @dataclass
@@ -168,12 +163,7 @@ class UserDataConfig(DatasetConfig):
     def check(self) -> None:
         """The shared settings, a test fraction, and the files read and checked whole."""
         super().check()
-        require(
-            0.0 < self.test_fraction < 1.0,
-            "dataset.test_fraction",
-            self.test_fraction,
-            "a fraction strictly between 0 and 1",
-        )
+        check_test_fraction(self.test_fraction)
         require(bool(self.path), "dataset.path", self.path, f"the path of your {self.what}")
         self.check_split_sizes(self.read())
 
@@ -261,6 +251,16 @@ class ArraysConfig(UserDataConfig):
     def read(self) -> UserArrays:
         """The examples as float32 (N, C, L) or (N, C, H, W) with int64 labels."""
         return read_npz(self.path, self.kind, self.layout, self.classes)
+
+
+def check_test_fraction(fraction: float) -> None:
+    """A test share carved from the data that leaves a training set: strictly in (0, 1)."""
+    require(
+        0.0 < fraction < 1.0,
+        "dataset.test_fraction",
+        fraction,
+        "a fraction strictly between 0 and 1",
+    )
 
 
 def check_image_files(cfg: ImageFilesConfig, locate: Callable[[str], None]) -> None:
